@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "tributary",
+    products: [
+        .executable(name: "tributary", targets: ["tributary"]),
+        .executable(name: "tributary-bench", targets: ["tributary-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+    ],
+    targets: [
+        // CRC32C (SSE4.2 / ARMv8 CRC instructions, portable fallback) and fallocate.
+        .target(name: "CTributaryShims"),
+        // The storage engine: knows nothing of sensors hardware, MQTT or Kafka.
+        .target(
+            name: "TributaryLog",
+            dependencies: [
+                "CTributaryShims",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .executableTarget(
+            name: "tributary",
+            dependencies: [
+                "TributaryLog",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "tributary-bench",
+            dependencies: ["TributaryLog"]
+        ),
+        .testTarget(
+            name: "TributaryLogTests",
+            dependencies: ["TributaryLog", "CTributaryShims"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,168 @@
+/// Opens a partition directory after a clean stop or a crash (Kafka's
+/// `LogLoader`), in passes:
+///
+/// 1. Remove temporary files left by an interrupted index write.
+/// 2. Sealed segments: trust the index file if it is intact and agrees with
+///    the segment file; otherwise rebuild it by validating every batch,
+///    skipping (and reporting) damage.
+/// 3. The last segment: validate every batch; cut a torn tail at the first
+///    invalid bytes that no valid batch follows; skip damage inside.
+/// 4. Move aside (rename to `.corrupt`) files with nothing readable in them or
+///    whose offsets overlap earlier segments, and report offset gaps.
+///
+/// In read-only mode nothing on disk changes: the same checks run in memory.
+enum PartitionLoader {
+    struct Loaded {
+        var segments: [Segment]
+        var report: RecoveryReport
+    }
+
+    static func load(directory: String, topic: String, partition: Int, configuration: LogConfiguration,
+                     readOnly: Bool, now: Int64) throws -> Loaded {
+        var report = RecoveryReport(topic: topic, partition: partition)
+        let names = try Syscalls.listDirectory(directory)
+        if !readOnly {
+            for name in names where name.hasSuffix(LogFileNames.temporarySuffix) {
+                try Syscalls.unlink(directory + "/" + name)
+            }
+        }
+        let bases = names.compactMap(LogFileNames.parseSegment).sorted()
+        var segments: [Segment] = []
+        var expected: Int64?
+        // Offsets are never reused, even if every segment file was moved aside.
+        var nextBase: Int64 { expected ?? bases.last ?? 0 }
+        for (i, base) in bases.enumerated() {
+            let isLast = i == bases.count - 1
+            let path = directory + "/" + LogFileNames.segment(baseOffset: base)
+            if let expected, base < expected {
+                try quarantine(path, readOnly: readOnly, report: &report)
+                continue
+            }
+            if let expected, base > expected {
+                report.damage.append(.init(file: path, position: 0, reason: .offsetGap, lostOffsets: expected..<base))
+            }
+            let segment = Segment(baseOffset: base, directory: directory, length: 0, nextOffset: base,
+                                  minTimestamp: .max, maxTimestamp: .min, entries: [], diskBytes: 0,
+                                  openedAt: now, descriptor: nil)
+            if let trusted = try trustedIndex(for: segment), !(isLast && !readOnly) {
+                segments.append(Segment(baseOffset: base, directory: directory, length: trusted.length,
+                                        nextOffset: trusted.nextOffset, minTimestamp: trusted.minTimestamp,
+                                        maxTimestamp: trusted.maxTimestamp, entries: trusted.entries,
+                                        diskBytes: trusted.length, openedAt: now, descriptor: nil))
+                expected = trusted.nextOffset
+                continue
+            }
+            let outcome: SegmentRecovery.Outcome
+            do {
+                outcome = try SegmentRecovery.scan(segment, expectedOffset: base)
+            } catch let error as LogError {
+                guard case .io = error else { throw error }
+                try quarantine(path, readOnly: readOnly, report: &report)
+                continue
+            }
+            report.damage.append(contentsOf: outcome.damage)
+            if segment.isEmpty && outcome.tornTail != nil {
+                try quarantine(path, readOnly: readOnly, report: &report)
+                continue
+            }
+            if let torn = outcome.tornTail {
+                if isLast {
+                    report.truncatedTail = (path, outcome.end, outcome.fileSize - outcome.end)
+                } else {
+                    report.damage.append(.init(file: path, position: outcome.end, reason: torn,
+                                               lostOffsets: segment.nextOffset..<segment.nextOffset))
+                }
+            }
+            if isLast && !readOnly {
+                segments.append(try reopenForAppend(segment, outcome: outcome, configuration: configuration,
+                                                    now: now))
+            } else {
+                if !readOnly && !isLast {
+                    try segment.writeIndex(directory: directory)
+                    report.rebuiltIndexes.append(segment.indexPath)
+                }
+                segments.append(Segment(baseOffset: base, directory: directory, length: segment.length,
+                                        nextOffset: segment.nextOffset, minTimestamp: segment.minTimestamp,
+                                        maxTimestamp: segment.maxTimestamp, entries: segment.entries,
+                                        diskBytes: outcome.fileSize, openedAt: now, descriptor: nil))
+            }
+            expected = segment.nextOffset
+        }
+        if !readOnly, segments.last?.isSealed ?? true {
+            // No segment, or the last one was moved aside: start a new one.
+            segments.append(try Segment.create(baseOffset: nextBase, directory: directory,
+                                               capacity: configuration.segmentBytes,
+                                               preallocate: configuration.preallocate, now: now))
+        }
+        return Loaded(segments: segments, report: report)
+    }
+
+    /// The segment's index if it is intact and agrees with the file: same base
+    /// offset, the file at least as long as the index says, and the last
+    /// indexed batch where the index puts it.
+    private static func trustedIndex(for segment: Segment) throws -> SegmentIndex? {
+        guard Syscalls.exists(segment.indexPath) else { return nil }
+        let bytes: [UInt8]
+        do {
+            let fd = try Syscalls.open(segment.indexPath, .readOnly)
+            defer { try? fd.close() }
+            let size = try Syscalls.fileSize(fd, path: segment.indexPath)
+            guard size < 64 << 20 else { return nil }
+            var buffer = [UInt8](repeating: 0, count: Int(size))
+            _ = try buffer.withUnsafeMutableBytes { try Syscalls.read(fd, at: 0, into: $0, path: segment.indexPath) }
+            bytes = buffer
+        } catch { return nil }
+        guard let index = SegmentIndex.parse(bytes), index.baseOffset == segment.baseOffset,
+              index.nextOffset >= index.baseOffset, index.length >= 0 else { return nil }
+        let scanner = try BatchScanner(path: segment.path)
+        guard scanner.limit >= index.length else { return nil }
+        scanner.limit = index.length
+        // Hop from the last index entry to the end: headers must chain exactly.
+        var expected = index.entries.last?.offset ?? index.baseOffset
+        scanner.seek(to: index.entries.last?.position ?? 0)
+        while true {
+            switch try scanner.next() {
+            case let .batch(header, _, _):
+                guard header.baseOffset == expected else { return nil }
+                expected = header.nextOffset
+            case let .end(position):
+                return position == index.length && expected == index.nextOffset ? index : nil
+            case .invalid:
+                return nil
+            }
+        }
+    }
+
+    /// Cuts the torn tail, reopens the segment for appends and preallocates it again.
+    private static func reopenForAppend(_ scanned: Segment, outcome: SegmentRecovery.Outcome,
+                                        configuration: LogConfiguration, now: Int64) throws -> Segment {
+        let fd = try Syscalls.open(scanned.path, .readWrite)
+        do {
+            // A stale index would describe the segment as it was before these appends.
+            if Syscalls.exists(scanned.indexPath) { try Syscalls.unlink(scanned.indexPath) }
+            if outcome.fileSize != scanned.length {
+                try Syscalls.truncate(fd, to: scanned.length, path: scanned.path)
+            }
+            let capacity = max(configuration.segmentBytes, scanned.length)
+            let reserved = configuration.preallocate
+                ? try Syscalls.preallocate(fd, length: capacity, path: scanned.path) : false
+            try Syscalls.fullSync(fd, path: scanned.path)
+            let directory = String(scanned.path[..<scanned.path.lastIndex(of: "/")!])
+            return Segment(baseOffset: scanned.baseOffset, directory: directory, length: scanned.length,
+                           nextOffset: scanned.nextOffset, minTimestamp: scanned.minTimestamp,
+                           maxTimestamp: scanned.maxTimestamp, entries: scanned.entries,
+                           diskBytes: reserved ? capacity : scanned.length, openedAt: now, descriptor: fd)
+        } catch {
+            try? fd.close()
+            throw error
+        }
+    }
+
+    private static func quarantine(_ path: String, readOnly: Bool, report: inout RecoveryReport) throws {
+        report.quarantined.append(path)
+        guard !readOnly else { return }
+        try Syscalls.rename(path, path + LogFileNames.quarantineSuffix)
+        let index = String(path.dropLast(LogFileNames.segmentSuffix.count)) + LogFileNames.indexSuffix
+        if Syscalls.exists(index) { try Syscalls.unlink(index) }
+    }
+}

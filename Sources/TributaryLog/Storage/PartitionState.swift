@@ -1,0 +1,211 @@
+/// A partition's mutable core, only ever touched under `Partition.state`'s lock.
+struct PartitionState {
+    var segments: [Segment]
+    var consumers: ConsumerRegistry
+    var statistics = PartitionStatistics()
+    var durableOffset: Int64
+    /// Bytes of the active segment that are durable; readers read no further.
+    var durableLength: Int64
+    var lastSync: Int64
+    let budget: DiskBudget
+    let topic: String
+    /// The partition this state belongs to, for `DiskBudget.reclaim`.
+    weak var owner: Partition?
+    /// The disk bytes last reported to `budget`.
+    private var accountedBytes: Int64 = 0
+    private var encoder = BatchEncoder()
+    private var pending: [Reading] = []
+    private var scratch: [UInt8] = []
+    private var unsyncedBytes = 0
+
+    init(topic: String, segments: [Segment], consumers: ConsumerRegistry, lastSync: Int64, budget: DiskBudget) {
+        self.topic = topic
+        self.segments = segments
+        self.budget = budget
+        self.consumers = consumers
+        self.lastSync = lastSync
+        self.durableOffset = segments.last?.nextOffset ?? 0
+        self.durableLength = segments.last?.length ?? 0
+        account()
+    }
+
+    /// Reports the change in disk bytes since the last call to the budget.
+    private mutating func account() {
+        let now = diskBytes
+        budget.add(now - accountedBytes)
+        accountedBytes = now
+    }
+
+    /// The segments as readers may see them: the active one cut at the durable watermark.
+    var readableSegments: [SegmentSnapshot] {
+        var snapshots = segments.map(\.snapshot)
+        if !snapshots.isEmpty {
+            snapshots[snapshots.count - 1].length = durableLength
+            snapshots[snapshots.count - 1].nextOffset = durableOffset
+        }
+        return snapshots
+    }
+
+    var endOffset: Int64 { (segments.last?.nextOffset ?? 0) + Int64(pending.count) }
+    var diskBytes: Int64 { segments.reduce(0) { $0 + $1.diskBytes } }
+
+    mutating func append<C: Collection>(_ readings: C, configuration: LogConfiguration,
+                                        directory: String) throws where C.Element == Reading {
+        var remaining = readings[...]
+        while !remaining.isEmpty {
+            let room = configuration.maxBatchReadings - pending.count
+            let chunk = remaining.prefix(room)
+            pending.append(contentsOf: chunk)
+            remaining = remaining.dropFirst(chunk.count)
+            if pending.count >= configuration.maxBatchReadings {
+                do {
+                    try writePending(configuration: configuration, directory: directory)
+                } catch {
+                    statistics.failedReadings += Int64(remaining.count)
+                    throw error
+                }
+            }
+        }
+    }
+
+    func isSyncDue(maxDelay: Int64, maxBytes: Int) -> Bool {
+        guard !pending.isEmpty || unsyncedBytes > 0 else { return false }
+        return unsyncedBytes >= maxBytes
+            || Clock.monotonicMilliseconds() - lastSync >= maxDelay
+    }
+
+    /// Writes the collected readings as one batch, rolling first if the batch
+    /// would overflow the active segment or the segment is too old.
+    private mutating func writePending(configuration: LogConfiguration, directory: String) throws {
+        guard !pending.isEmpty else { return }
+        defer { pending.removeAll(keepingCapacity: true) }
+        do {
+            var active = segments[segments.count - 1]
+            if !active.isEmpty,
+               Clock.wallMilliseconds() - active.openedAt >= configuration.segmentMilliseconds {
+                active = try roll(configuration: configuration, directory: directory)
+            }
+            scratch.removeAll(keepingCapacity: true)
+            encoder.encode(pending, baseOffset: active.nextOffset, keyInterval: configuration.keyInterval,
+                           into: &scratch)
+            if !active.isEmpty, active.length + Int64(scratch.count) > configuration.segmentBytes {
+                active = try roll(configuration: configuration, directory: directory)
+                scratch.removeAll(keepingCapacity: true)
+                encoder.encode(pending, baseOffset: active.nextOffset, keyInterval: configuration.keyInterval,
+                               into: &scratch)
+            }
+            try scratch.withUnsafeBytes { bytes in
+                try active.append(bytes, header: try BatchHeader.parse(bytes).get())
+            }
+            unsyncedBytes += scratch.count
+            statistics.appendedReadings += Int64(pending.count)
+            account()
+        } catch {
+            // The encoder's state now includes readings that never reached the
+            // disk: the next batch must not depend on it.
+            encoder.startKeyBatch()
+            account()
+            if case .budgetExhausted = error as? LogError {
+                statistics.rejectedReadings += Int64(pending.count)
+                throw LogError.budgetExhausted(topic: topic, rejectedReadings: pending.count)
+            }
+            statistics.failedReadings += Int64(pending.count)
+            throw error
+        }
+    }
+
+    mutating func sync(configuration: LogConfiguration, directory: String) throws {
+        try writePending(configuration: configuration, directory: directory)
+        try segments.last?.sync()
+        durableOffset = segments.last?.nextOffset ?? durableOffset
+        durableLength = segments.last?.length ?? 0
+        unsyncedBytes = 0
+        lastSync = Clock.monotonicMilliseconds()
+        statistics.syncs += 1
+    }
+
+    /// Seals the active segment (making it durable) and starts the next one.
+    private mutating func roll(configuration: LogConfiguration, directory: String) throws -> Segment {
+        let old = segments[segments.count - 1]
+        try old.seal()
+        durableOffset = old.nextOffset
+        unsyncedBytes = 0
+        account()
+        try makeRoom(configuration.segmentBytes, configuration: configuration, directory: directory)
+        let next = try Segment.create(baseOffset: old.nextOffset, directory: directory,
+                                      capacity: configuration.segmentBytes,
+                                      preallocate: configuration.preallocate, now: Clock.wallMilliseconds())
+        segments.append(next)
+        durableLength = 0
+        encoder.startKeyBatch()
+        account()
+        return next
+    }
+
+    /// Frees disk until `bytes` more fit the budget: consumed segments first
+    /// (this partition's, then others'), then, if the topic's policy is
+    /// drop-oldest, unconsumed ones (counted as dropped). Throws
+    /// `.budgetExhausted` when that is not enough.
+    private mutating func makeRoom(_ bytes: Int64, configuration: LogConfiguration, directory: String) throws {
+        guard !budget.fits(bytes) else { return }
+        while !budget.fits(bytes), segments.count > 1, isConsumed(segments[0]) {
+            _ = try deleteOldestSegment(directory: directory)
+        }
+        if let owner { budget.reclaim(bytes, excluding: owner, includeUnconsumed: false) }
+        if configuration.topic(topic).fullPolicy == .dropOldest {
+            while !budget.fits(bytes), segments.count > 1 {
+                _ = try deleteOldestSegment(directory: directory)
+            }
+            if let owner { budget.reclaim(bytes, excluding: owner, includeUnconsumed: true) }
+        }
+        guard budget.fits(bytes) else { throw LogError.budgetExhausted(topic: topic, rejectedReadings: 0) }
+    }
+
+    /// Rolls the active segment if it holds data, so retention can delete it.
+    mutating func rollIfNotEmpty(configuration: LogConfiguration, directory: String) throws {
+        try sync(configuration: configuration, directory: directory)
+        if let active = segments.last, !active.isEmpty {
+            _ = try roll(configuration: configuration, directory: directory)
+        }
+    }
+
+    /// Deletes the oldest sealed segment, counting readings no consumer had read.
+    /// Returns the bytes freed.
+    mutating func deleteOldestSegment(directory: String) throws -> Int64 {
+        guard segments.count > 1 else { return 0 }
+        let oldest = segments.removeFirst()
+        let unconsumed = unconsumedReadings(in: oldest)
+        statistics.droppedUnconsumedReadings += unconsumed
+        statistics.deletedSegments += 1
+        // The index goes first: a segment without its index is rebuilt, an
+        // index without its segment would be an orphan.
+        if Syscalls.exists(oldest.indexPath) { try Syscalls.unlink(oldest.indexPath) }
+        try Syscalls.unlink(oldest.path)
+        try Syscalls.syncDirectory(directory)
+        account()
+        return oldest.diskBytes
+    }
+
+    /// Readings in `segment` that some registered consumer has not yet read.
+    func unconsumedReadings(in segment: Segment) -> Int64 {
+        guard let slowest = consumers.offsets.values.min() else { return 0 }
+        return max(0, segment.nextOffset - max(slowest, segment.baseOffset))
+    }
+
+    /// True when every registered consumer has read all of `segment`.
+    func isConsumed(_ segment: Segment) -> Bool { unconsumedReadings(in: segment) == 0 }
+
+    /// Read-only mode: rescans the directory for what the writer added.
+    mutating func refreshReadOnly(directory: String, topic: String, id: Int,
+                                  configuration: LogConfiguration) throws {
+        let loaded = try PartitionLoader.load(directory: directory, topic: topic, partition: id,
+                                              configuration: configuration, readOnly: true,
+                                              now: Clock.wallMilliseconds())
+        segments = loaded.segments
+        durableOffset = segments.last?.nextOffset ?? durableOffset
+        durableLength = segments.last?.length ?? 0
+        var report = loaded.report
+        consumers = try ConsumerRegistry.load(directory: directory, segments: segments, readOnly: true,
+                                              report: &report)
+    }
+}

@@ -1,0 +1,79 @@
+/// One sparse index entry: a key batch where decoding can start.
+public struct IndexEntry: Sendable, Equatable {
+    /// The key batch's base offset.
+    public var offset: Int64
+    /// The key batch's byte position in the segment.
+    public var position: Int64
+    /// The largest timestamp in the segment before this batch (the time index:
+    /// readings from this entry on include every timestamp above it).
+    public var maxTimestampBefore: Int64
+}
+
+/// A sealed segment's summary and its sparse offset and time index, written
+/// next to it when it is sealed (FORMAT.md, "Index file"). Never trusted
+/// blindly: a missing, damaged or disagreeing index is rebuilt from the segment.
+struct SegmentIndex: Equatable {
+    static let magic: UInt32 = 0x5849_4254 // "TBIX"
+    static let version: UInt32 = 1
+    static let headerSize = 56
+    static let entrySize = 20
+
+    var baseOffset: Int64
+    var nextOffset: Int64
+    /// Bytes of the segment that hold batches.
+    var length: Int64
+    var minTimestamp: Int64
+    var maxTimestamp: Int64
+    var entries: [IndexEntry]
+
+    func serialized() -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Self.headerSize + entries.count * Self.entrySize + 4)
+        func put<T: FixedWidthInteger>(_ value: T) {
+            withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+        }
+        put(Self.magic)
+        put(Self.version)
+        put(baseOffset)
+        put(nextOffset)
+        put(length)
+        put(minTimestamp)
+        put(maxTimestamp)
+        put(UInt32(entries.count))
+        put(UInt32(0))
+        for entry in entries {
+            put(UInt32(entry.offset - baseOffset))
+            put(UInt64(entry.position))
+            put(entry.maxTimestampBefore)
+        }
+        put(CRC32C.checksum(bytes))
+        return bytes
+    }
+
+    /// Parses an index file; nil when it is damaged in any way.
+    static func parse(_ bytes: [UInt8]) -> SegmentIndex? {
+        guard bytes.count >= headerSize + 4 else { return nil }
+        return bytes.withUnsafeBytes { raw -> SegmentIndex? in
+            func get<T: FixedWidthInteger>(_ at: Int, _: T.Type) -> T {
+                T(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: T.self))
+            }
+            let body = UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 4)])
+            guard get(0, UInt32.self) == magic, get(4, UInt32.self) == version,
+                  CRC32C.checksum(body) == get(raw.count - 4, UInt32.self) else { return nil }
+            let count = Int(get(48, UInt32.self))
+            guard raw.count == headerSize + count * entrySize + 4 else { return nil }
+            let base = get(8, Int64.self)
+            var entries: [IndexEntry] = []
+            entries.reserveCapacity(count)
+            for i in 0..<count {
+                let at = headerSize + i * entrySize
+                entries.append(IndexEntry(offset: base + Int64(get(at, UInt32.self)),
+                                          position: Int64(get(at + 4, UInt64.self)),
+                                          maxTimestampBefore: get(at + 12, Int64.self)))
+            }
+            return SegmentIndex(baseOffset: base, nextOffset: get(16, Int64.self), length: get(24, Int64.self),
+                                minTimestamp: get(32, Int64.self), maxTimestamp: get(40, Int64.self),
+                                entries: entries)
+        }
+    }
+}
