@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages that building and testing tributary need
+# (Swift itself comes from swift.org). Safe to run again.
+set -euo pipefail
+packages=(
+  util-linux   # mount: the disk-full tests use a small tmpfs when run as root
+  zstd         # the log benchmark measures whether per-batch compression would pay
+)
+as_root=()
+[ "$(id -u)" -eq 0 ] || as_root=(sudo)
+"${as_root[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${packages[@]}"
