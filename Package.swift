@@ -20,13 +20,15 @@ let package = Package(
             dependencies: [
                 "CTributaryShims",
                 .product(name: "SystemPackage", package: "swift-system"),
-            ]
+            ],
+            exclude: ["FORMAT.md"]
         ),
         .executableTarget(
             name: "tributary",
             dependencies: [
                 "TributaryLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .executableTarget(
@@ -35,7 +37,13 @@ let package = Package(
         ),
         .testTarget(
             name: "TributaryLogTests",
-            dependencies: ["TributaryLog", "CTributaryShims"]
+            // tributary-bench: CrashTests runs its crash-writer (and shares its workload code).
+            dependencies: ["TributaryLog", "CTributaryShims", "tributary-bench"]
+        ),
+        // Runs the built `tributary` binary as a subprocess (`swift build` builds it first).
+        .testTarget(
+            name: "TributaryCLITests",
+            dependencies: ["TributaryLog"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -13,6 +13,9 @@ public enum LogError: Error, Equatable, CustomStringConvertible {
     /// The disk budget is exhausted and the topic's policy is `reject-new`:
     /// readings for it are refused until sinks catch up.
     case budgetExhausted(topic: String, rejectedReadings: Int)
+    /// A single reading larger than a batch can hold (16 MiB); it was refused
+    /// and counted, the readings around it were stored.
+    case readingTooLarge(sensor: String, bytes: Int)
     /// Another process holds the log directory's write lock.
     case locked(path: String)
     /// A configuration value the engine cannot work with.
@@ -34,6 +37,8 @@ public enum LogError: Error, Equatable, CustomStringConvertible {
             return "\(path) is on a read-only filesystem; remount it read-write or point the log elsewhere"
         case let .budgetExhausted(topic, rejected):
             return "disk budget exhausted: topic \(topic) uses policy reject-new and refused \(rejected) readings"
+        case let .readingTooLarge(sensor, bytes):
+            return "a reading from sensor \(sensor) takes \(bytes) bytes, more than a batch can hold (16 MiB); it was refused"
         case let .locked(path):
             return "\(path) is locked by another process (is the daemon running?)"
         case let .invalidConfiguration(message):

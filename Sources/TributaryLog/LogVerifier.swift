@@ -33,6 +33,21 @@ extension Log {
                 report.segments += 1
                 try LogVerifier.check(segment, isActive: i == segments.count - 1, report: &report)
             }
+            // A read-only open leaves the segments it cannot use where they
+            // are, outside `segments`: check them too, so their damage is named.
+            for path in partition.recovery.quarantined where Syscalls.exists(path) {
+                guard let name = path.split(separator: "/").last, let base = LogFileNames.parseSegment(String(name))
+                else { continue }
+                report.segments += 1
+                let found = report.problems.count
+                try LogVerifier.check(SegmentSnapshot(baseOffset: base, path: path, length: 0, nextOffset: base,
+                                                      minTimestamp: .max, maxTimestamp: .min, entries: [],
+                                                      diskBytes: 0, isSealed: true),
+                                      isActive: false, report: &report)
+                if report.problems.count == found {
+                    report.problems.append(.init(file: path, message: "overlaps earlier segments (moved aside at the next open)"))
+                }
+            }
             for name in try Syscalls.listDirectory(partition.directory) {
                 let path = partition.directory + "/" + name
                 if LogFileNames.parseConsumer(name) != nil, try ConsumerOffsetFile.peek(path: path) == nil {

@@ -62,6 +62,18 @@ public final class Partition: Sendable {
     /// partition stays usable.
     public func append<C: Collection & Sendable>(_ readings: C) throws where C.Element == Reading {
         precondition(!isReadOnly, "append to a log opened read-only")
+        // This generic entry point is not specialised for the caller's type
+        // across modules, so every element copy would go through value
+        // witnesses: hand the engine a concrete slice (arrays and slices cast
+        // for free, anything else is copied once) so it runs specialised.
+        switch readings {
+        case let array as [Reading]: try append(slice: array[...])
+        case let slice as ArraySlice<Reading>: try append(slice: slice)
+        default: try append(slice: Array(readings)[...])
+        }
+    }
+
+    private func append(slice readings: ArraySlice<Reading>) throws {
         try state.withLock { state in
             try state.append(readings, configuration: configuration, directory: directory)
             switch configuration.flush {
@@ -156,7 +168,8 @@ public struct PartitionStatistics: Sendable, Equatable {
     public var syncs: Int64 = 0
     /// Readings deleted by retention before every consumer had read them.
     public var droppedUnconsumedReadings: Int64 = 0
-    /// Readings refused because the topic's policy is reject-new and the budget is used up.
+    /// Readings refused: the topic's policy is reject-new and the budget is
+    /// used up, or a single reading was too large for a batch.
     public var rejectedReadings: Int64 = 0
     /// Readings discarded because a write failed (disk full, I/O error).
     public var failedReadings: Int64 = 0

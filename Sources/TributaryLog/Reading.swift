@@ -13,6 +13,19 @@ public struct Reading: Sendable, Hashable {
     }
 }
 
+extension Reading {
+    /// An upper bound on the bytes the reading takes in a batch.
+    var approximateEncodedSize: Int {
+        let payload: Int
+        switch value {
+        case let .string(text): payload = text.utf8.count
+        case let .bytes(bytes): payload = bytes.count
+        default: payload = 0
+        }
+        return sensor.utf8.count + payload + 40
+    }
+}
+
 /// A reading's value.
 public enum Value: Sendable, Hashable {
     case double(Double)

@@ -1,1 +1,56 @@
-print("bench")
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+// tributary-bench: benchmarks of tributary's components, and the helper
+// processes the benchmarks and crash tests start and kill.
+
+let usage = """
+    usage: tributary-bench log [--json] [--quick]
+             the log engine on the reference workload (see ReferenceWorkload.swift)
+           tributary-bench crash-writer --data DIR --seed N [--content-seed M]
+             test support: appends forever with everyBatch, printing acknowledgements
+           tributary-bench recovery-writer --data DIR --partitions P --segments K --segment-mib S
+             benchmark support: fills a log, prints "ready" and waits to be killed
+    """
+
+/// The value after `name` in `arguments`, parsed; exits with the usage if missing or malformed.
+func option<T: LosslessStringConvertible>(_ name: String, in arguments: ArraySlice<String>, default fallback: T? = nil) -> T {
+    if let i = arguments.firstIndex(of: name), arguments.index(after: i) < arguments.endIndex,
+       let value = T(arguments[arguments.index(after: i)]) {
+        return value
+    }
+    if let fallback { return fallback }
+    fail("\(name) is missing or malformed\n\(usage)")
+}
+
+func fail(_ message: String) -> Never {
+    let text = Array("tributary-bench: \(message)\n".utf8)
+    _ = text.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    exit(2)
+}
+
+let arguments = CommandLine.arguments.dropFirst()
+do {
+    switch arguments.first {
+    case "log":
+        let known: Set = ["--json", "--quick"]
+        if let unknown = arguments.dropFirst().first(where: { !known.contains($0) }) {
+            fail("unknown option \(unknown)\n\(usage)")
+        }
+        try LogBenchmark.run(quick: arguments.contains("--quick"), json: arguments.contains("--json"))
+    case "crash-writer":
+        try CrashWriter.run(directory: option("--data", in: arguments), seed: option("--seed", in: arguments),
+                            contentSeed: option("--content-seed", in: arguments, default: 1))
+    case "recovery-writer":
+        try RecoveryWriter.run(directory: option("--data", in: arguments), scale: .init(
+            partitions: option("--partitions", in: arguments), segmentsPerPartition: option("--segments", in: arguments),
+            segmentMiB: option("--segment-mib", in: arguments)))
+    default:
+        fail(usage)
+    }
+} catch {
+    fail("\(error)")
+}

@@ -15,21 +15,23 @@ struct BitWriter {
     /// Writes the low `bits` bits of `value` (which must have no higher bits set).
     @inline(__always)
     mutating func write(_ value: UInt64, bits: Int) {
-        if bits > 32 {
-            write(value >> 32, bits: bits - 32)
-            write(value & 0xFFFF_FFFF, bits: 32)
-            return
-        }
+        // The wide case lives apart: a function that calls itself cannot be
+        // inlined, and this one runs several times per reading.
+        if bits > 32 { return writeWide(value, bits: bits) }
         pending = (pending << UInt64(bits)) | value
         pendingCount += bits
         if pendingCount >= 32 {
             pendingCount -= 32
             let word = UInt32(truncatingIfNeeded: pending >> UInt64(pendingCount))
-            bytes.append(UInt8(truncatingIfNeeded: word >> 24))
-            bytes.append(UInt8(truncatingIfNeeded: word >> 16))
-            bytes.append(UInt8(truncatingIfNeeded: word >> 8))
-            bytes.append(UInt8(truncatingIfNeeded: word))
+            // One append of four bytes: one capacity check instead of four.
+            withUnsafeBytes(of: word.bigEndian) { bytes.append(contentsOf: $0) }
         }
+    }
+
+    @inline(never)
+    private mutating func writeWide(_ value: UInt64, bits: Int) {
+        write(value >> 32, bits: bits - 32)
+        write(value & 0xFFFF_FFFF, bits: 32)
     }
 
     @inline(__always)

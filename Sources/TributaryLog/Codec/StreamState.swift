@@ -32,7 +32,10 @@ enum Decimal {
     @inline(__always)
     static func mantissa(of value: Double, scale: Int) -> Int64? {
         let power = powers[scale]
-        let scaled = (value * power).rounded()
+        // Ties to even is one instruction (roundsd) where the default is a
+        // libm call. Only which candidate is tried depends on it, never
+        // correctness: the bit-for-bit check below decides.
+        let scaled = (value * power).rounded(.toNearestOrEven)
         // 2^53: every integer up to it is exact in a Double.
         guard abs(scaled) <= 9_007_199_254_740_992 else { return nil }
         let mantissa = Int64(scaled)

@@ -29,13 +29,15 @@ enum PartitionLoader {
         let bases = names.compactMap(LogFileNames.parseSegment).sorted()
         var segments: [Segment] = []
         var expected: Int64?
+        /// Where the moved-aside segments ended, as far as their index files tell.
+        var lostEnd: Int64 = 0
         // Offsets are never reused, even if every segment file was moved aside.
-        var nextBase: Int64 { expected ?? bases.last ?? 0 }
+        var nextBase: Int64 { max(expected ?? bases.last ?? 0, lostEnd) }
         for (i, base) in bases.enumerated() {
             let isLast = i == bases.count - 1
             let path = directory + "/" + LogFileNames.segment(baseOffset: base)
             if let expected, base < expected {
-                try quarantine(path, readOnly: readOnly, report: &report)
+                try quarantine(path, base: base, readOnly: readOnly, report: &report, lostEnd: &lostEnd)
                 continue
             }
             if let expected, base > expected {
@@ -57,12 +59,12 @@ enum PartitionLoader {
                 outcome = try SegmentRecovery.scan(segment, expectedOffset: base)
             } catch let error as LogError {
                 guard case .io = error else { throw error }
-                try quarantine(path, readOnly: readOnly, report: &report)
+                try quarantine(path, base: base, readOnly: readOnly, report: &report, lostEnd: &lostEnd)
                 continue
             }
             report.damage.append(contentsOf: outcome.damage)
             if segment.isEmpty && outcome.tornTail != nil {
-                try quarantine(path, readOnly: readOnly, report: &report)
+                try quarantine(path, base: base, readOnly: readOnly, report: &report, lostEnd: &lostEnd)
                 continue
             }
             if let torn = outcome.tornTail {
@@ -101,18 +103,7 @@ enum PartitionLoader {
     /// offset, the file at least as long as the index says, and the last
     /// indexed batch where the index puts it.
     private static func trustedIndex(for segment: Segment) throws -> SegmentIndex? {
-        guard Syscalls.exists(segment.indexPath) else { return nil }
-        let bytes: [UInt8]
-        do {
-            let fd = try Syscalls.open(segment.indexPath, .readOnly)
-            defer { try? fd.close() }
-            let size = try Syscalls.fileSize(fd, path: segment.indexPath)
-            guard size < 64 << 20 else { return nil }
-            var buffer = [UInt8](repeating: 0, count: Int(size))
-            _ = try buffer.withUnsafeMutableBytes { try Syscalls.read(fd, at: 0, into: $0, path: segment.indexPath) }
-            bytes = buffer
-        } catch { return nil }
-        guard let index = SegmentIndex.parse(bytes), index.baseOffset == segment.baseOffset,
+        guard let index = readIndex(segment.indexPath), index.baseOffset == segment.baseOffset,
               index.nextOffset >= index.baseOffset, index.length >= 0 else { return nil }
         let scanner = try BatchScanner(path: segment.path)
         guard scanner.limit >= index.length else { return nil }
@@ -158,11 +149,32 @@ enum PartitionLoader {
         }
     }
 
-    private static func quarantine(_ path: String, readOnly: Bool, report: inout RecoveryReport) throws {
+    /// An intact index file (its own checksum), or nil.
+    private static func readIndex(_ path: String) -> SegmentIndex? {
+        guard Syscalls.exists(path) else { return nil }
+        do {
+            let fd = try Syscalls.open(path, .readOnly)
+            defer { try? fd.close() }
+            let size = try Syscalls.fileSize(fd, path: path)
+            guard size < 64 << 20 else { return nil }
+            var buffer = [UInt8](repeating: 0, count: Int(size))
+            _ = try buffer.withUnsafeMutableBytes { try Syscalls.read(fd, at: 0, into: $0, path: path) }
+            return SegmentIndex.parse(buffer)
+        } catch { return nil }
+    }
+
+    private static func quarantine(_ path: String, base: Int64, readOnly: Bool, report: inout RecoveryReport,
+                                   lostEnd: inout Int64) throws {
         report.quarantined.append(path)
+        let index = String(path.dropLast(LogFileNames.segmentSuffix.count)) + LogFileNames.indexSuffix
+        // A sealed segment's index still tells where it ended even when no
+        // batch in it is readable: the next segment must start after it, or
+        // its offsets would be reused.
+        if let indexed = readIndex(index), indexed.baseOffset == base, indexed.nextOffset >= base {
+            lostEnd = max(lostEnd, indexed.nextOffset)
+        }
         guard !readOnly else { return }
         try Syscalls.rename(path, path + LogFileNames.quarantineSuffix)
-        let index = String(path.dropLast(LogFileNames.segmentSuffix.count)) + LogFileNames.indexSuffix
         if Syscalls.exists(index) { try Syscalls.unlink(index) }
     }
 }

@@ -52,10 +52,20 @@ struct PartitionState {
     mutating func append<C: Collection>(_ readings: C, configuration: LogConfiguration,
                                         directory: String) throws where C.Element == Reading {
         var remaining = readings[...]
+        var oversized: LogError?
         while !remaining.isEmpty {
             let room = configuration.maxBatchReadings - pending.count
             let chunk = remaining.prefix(room)
-            pending.append(contentsOf: chunk)
+            for reading in chunk {
+                // A reading too large for any batch is refused alone; the others go on.
+                let size = reading.approximateEncodedSize
+                guard size <= Self.largestReading else {
+                    statistics.rejectedReadings += 1
+                    oversized = .readingTooLarge(sensor: reading.sensor, bytes: size)
+                    continue
+                }
+                pending.append(reading)
+            }
             remaining = remaining.dropFirst(chunk.count)
             if pending.count >= configuration.maxBatchReadings {
                 do {
@@ -66,7 +76,11 @@ struct PartitionState {
                 }
             }
         }
+        if let oversized { throw oversized }
     }
+
+    /// The largest reading a batch can hold, with room for its header and codes.
+    static let largestReading = BatchHeader.maximumLength - 4096
 
     func isSyncDue(maxDelay: Int64, maxBytes: Int) -> Bool {
         guard !pending.isEmpty || unsyncedBytes > 0 else { return false }
@@ -74,44 +88,59 @@ struct PartitionState {
             || Clock.monotonicMilliseconds() - lastSync >= maxDelay
     }
 
-    /// Writes the collected readings as one batch, rolling first if the batch
-    /// would overflow the active segment or the segment is too old.
+    /// Writes the collected readings, rolling first if the segment is too old.
     private mutating func writePending(configuration: LogConfiguration, directory: String) throws {
         guard !pending.isEmpty else { return }
         defer { pending.removeAll(keepingCapacity: true) }
+        let appendedBefore = statistics.appendedReadings
         do {
-            var active = segments[segments.count - 1]
-            if !active.isEmpty,
-               Clock.wallMilliseconds() - active.openedAt >= configuration.segmentMilliseconds {
-                active = try roll(configuration: configuration, directory: directory)
+            if let active = segments.last, active.isSealed || (!active.isEmpty
+                && Clock.wallMilliseconds() - active.openedAt >= configuration.segmentMilliseconds) {
+                try roll(configuration: configuration, directory: directory)
             }
-            scratch.removeAll(keepingCapacity: true)
-            encoder.encode(pending, baseOffset: active.nextOffset, keyInterval: configuration.keyInterval,
-                           into: &scratch)
-            if !active.isEmpty, active.length + Int64(scratch.count) > configuration.segmentBytes {
-                active = try roll(configuration: configuration, directory: directory)
-                scratch.removeAll(keepingCapacity: true)
-                encoder.encode(pending, baseOffset: active.nextOffset, keyInterval: configuration.keyInterval,
-                               into: &scratch)
-            }
-            try scratch.withUnsafeBytes { bytes in
-                try active.append(bytes, header: try BatchHeader.parse(bytes).get())
-            }
-            unsyncedBytes += scratch.count
-            statistics.appendedReadings += Int64(pending.count)
-            account()
+            try writeBatch(pending[...], configuration: configuration, directory: directory)
         } catch {
             // The encoder's state now includes readings that never reached the
             // disk: the next batch must not depend on it.
             encoder.startKeyBatch()
             account()
+            let lost = pending.count - Int(statistics.appendedReadings - appendedBefore)
             if case .budgetExhausted = error as? LogError {
-                statistics.rejectedReadings += Int64(pending.count)
-                throw LogError.budgetExhausted(topic: topic, rejectedReadings: pending.count)
+                statistics.rejectedReadings += Int64(lost)
+                throw LogError.budgetExhausted(topic: topic, rejectedReadings: lost)
             }
-            statistics.failedReadings += Int64(pending.count)
+            statistics.failedReadings += Int64(lost)
             throw error
         }
+    }
+
+    /// Appends `readings` as one batch; as two halves if that batch would pass
+    /// the batch size limit (very large values); into a new segment if it would
+    /// overflow the active one.
+    private mutating func writeBatch(_ readings: ArraySlice<Reading>, configuration: LogConfiguration,
+                                     directory: String) throws {
+        let active = segments[segments.count - 1]
+        scratch.removeAll(keepingCapacity: true)
+        encoder.encode(readings, baseOffset: active.nextOffset, keyInterval: configuration.keyInterval,
+                       into: &scratch)
+        if scratch.count > BatchHeader.maximumLength, readings.count > 1 {
+            // Never written, so the state it left behind must not be used.
+            encoder.startKeyBatch()
+            let half = readings.count / 2
+            try writeBatch(readings.prefix(half), configuration: configuration, directory: directory)
+            try writeBatch(readings.dropFirst(half), configuration: configuration, directory: directory)
+            return
+        }
+        if !active.isEmpty, active.length + Int64(scratch.count) > configuration.segmentBytes {
+            try roll(configuration: configuration, directory: directory)
+            return try writeBatch(readings, configuration: configuration, directory: directory)
+        }
+        try scratch.withUnsafeBytes { bytes in
+            try active.append(bytes, header: try BatchHeader.parse(bytes).get())
+        }
+        unsyncedBytes += scratch.count
+        statistics.appendedReadings += Int64(readings.count)
+        account()
     }
 
     mutating func sync(configuration: LogConfiguration, directory: String) throws {
@@ -125,7 +154,9 @@ struct PartitionState {
     }
 
     /// Seals the active segment (making it durable) and starts the next one.
-    private mutating func roll(configuration: LogConfiguration, directory: String) throws -> Segment {
+    /// If making room or creating the segment fails, the partition is left
+    /// with its last segment sealed, and the next write tries again.
+    private mutating func roll(configuration: LogConfiguration, directory: String) throws {
         let old = segments[segments.count - 1]
         try old.seal()
         durableOffset = old.nextOffset
@@ -139,7 +170,6 @@ struct PartitionState {
         durableLength = 0
         encoder.startKeyBatch()
         account()
-        return next
     }
 
     /// Frees disk until `bytes` more fit the budget: consumed segments first
@@ -165,7 +195,7 @@ struct PartitionState {
     mutating func rollIfNotEmpty(configuration: LogConfiguration, directory: String) throws {
         try sync(configuration: configuration, directory: directory)
         if let active = segments.last, !active.isEmpty {
-            _ = try roll(configuration: configuration, directory: directory)
+            try roll(configuration: configuration, directory: directory)
         }
     }
 

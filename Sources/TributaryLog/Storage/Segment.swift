@@ -47,7 +47,8 @@ final class Segment {
     static func create(baseOffset: Int64, directory: String, capacity: Int64, preallocate: Bool,
                        now: Int64) throws -> Segment {
         let path = directory + "/" + LogFileNames.segment(baseOffset: baseOffset)
-        let fd = try Syscalls.open(path, .readWrite, options: [.create, .truncate])
+        // Never truncate: a file with this name would hold offsets we still need.
+        let fd = try Syscalls.open(path, .readWrite, options: [.create, .exclusiveCreate])
         do {
             let reserved = preallocate ? try Syscalls.preallocate(fd, length: capacity, path: path) : false
             try Syscalls.syncDirectory(directory)

@@ -1,0 +1,160 @@
+import ArgumentParser
+import TributaryLog
+
+/// `tributary log describe`: what the log holds, per topic-partition and consumer.
+struct DescribeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "describe",
+        abstract: "Show topics, partitions, offset ranges, disk use, segments and consumers with their lag.",
+        discussion: """
+            END is the durable end: the offset the next reading will get. LAG is END minus the \
+            consumer's committed offset: readings it has not yet forwarded. With --json, prints one \
+            object: {"directory", "disk_bytes", "topics": [{"topic", "partitions": [{"partition", \
+            "start_offset", "end_offset", "readings", "segments", "disk_bytes", "first_timestamp", \
+            "last_timestamp", "consumers": [{"consumer", "committed_offset", "lag"}]}]}]}.
+            """
+    )
+
+    @OptionGroup var log: LogDirectoryOptions
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    func run() throws {
+        let opened = try log.openReadOnly()
+        let summaries = opened.allPartitions.map(PartitionSummary.init)
+        let output = BufferedOutput()
+        if json {
+            try output.write { jsonObject(summaries, diskBytes: opened.diskBytes).write(to: &$0) }
+            try output.write { $0.append(UInt8(ascii: "\n")) }
+        } else {
+            for line in table(summaries, diskBytes: opened.diskBytes) { try output.write(line: line) }
+        }
+        try output.flush()
+        let unclean = opened.recovery.filter { !$0.isClean }
+        if !unclean.isEmpty {
+            printError("warning: \(unclean.count) partitions need repair at the next open for writing; "
+                + "run tributary log verify --data \(log.directory) for details")
+        }
+    }
+
+    private func jsonObject(_ summaries: [PartitionSummary], diskBytes: Int64) -> JSONValue {
+        let topics = Dictionary(grouping: summaries, by: \.topic).sorted { $0.key < $1.key }
+        return .object([
+            ("directory", .string(log.directory)),
+            ("disk_bytes", .int(diskBytes)),
+            ("topics", .array(topics.map { topic, partitions in
+                .object([("topic", .string(topic)), ("partitions", .array(partitions.map(\.json)))])
+            })),
+        ])
+    }
+
+    private func table(_ summaries: [PartitionSummary], diskBytes: Int64) -> [String] {
+        let topicCount = Set(summaries.map(\.topic)).count
+        var lines = ["log \(log.directory): \(topicCount) topics, \(summaries.count) partitions, "
+            + "\(Self.size(diskBytes)) on disk"]
+        guard !summaries.isEmpty else { return lines }
+        lines.append("")
+        lines += TextTable.render(
+            header: ["TOPIC", "PARTITION", "START", "END", "READINGS", "SEGMENTS", "BYTES", "FIRST", "LAST"],
+            rightAligned: [1, 2, 3, 4, 5, 6],
+            rows: summaries.map { s in
+                [s.topic, String(s.partition), String(s.start), String(s.end), String(s.end - s.start),
+                 String(s.segments), Self.size(s.diskBytes),
+                 s.firstTimestamp.map(Timestamps.iso8601(milliseconds:)) ?? "-",
+                 s.lastTimestamp.map(Timestamps.iso8601(milliseconds:)) ?? "-"]
+            })
+        let consumerRows = summaries.flatMap { s in
+            s.consumers.map { [$0.name, s.topic, String(s.partition), String($0.committed), String(s.end - $0.committed)] }
+        }
+        lines.append("")
+        if consumerRows.isEmpty {
+            lines.append("no consumers")
+        } else {
+            lines += TextTable.render(header: ["CONSUMER", "TOPIC", "PARTITION", "COMMITTED", "LAG"],
+                                      rightAligned: [2, 3, 4], rows: consumerRows)
+        }
+        return lines
+    }
+
+    /// Bytes for people: 1023 B, 4.0 KiB, 16.0 MiB.
+    static func size(_ bytes: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(bytes)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        if unit == 0 { return "\(bytes) B" }
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
+    }
+}
+
+/// One partition as describe shows it.
+private struct PartitionSummary {
+    var topic: String
+    var partition: Int
+    var start: Int64
+    /// The durable end: the next offset.
+    var end: Int64
+    var segments: Int
+    var diskBytes: Int64
+    var firstTimestamp: Int64?
+    var lastTimestamp: Int64?
+    var consumers: [(name: String, committed: Int64)]
+
+    init(_ partition: Partition) {
+        topic = partition.topic
+        self.partition = partition.id
+        start = partition.startOffset
+        end = partition.durableOffset
+        let segments = partition.segments
+        self.segments = segments.count
+        diskBytes = partition.diskBytes
+        let filled = segments.filter { $0.nextOffset > $0.baseOffset }
+        firstTimestamp = filled.map(\.minTimestamp).min()
+        lastTimestamp = filled.map(\.maxTimestamp).max()
+        consumers = partition.consumers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    var json: JSONValue {
+        .object([
+            ("partition", .int(partition)),
+            ("start_offset", .int(start)),
+            ("end_offset", .int(end)),
+            ("readings", .int(end - start)),
+            ("segments", .int(segments)),
+            ("disk_bytes", .int(diskBytes)),
+            ("first_timestamp", .int(firstTimestamp)),
+            ("last_timestamp", .int(lastTimestamp)),
+            ("consumers", .array(consumers.map {
+                .object([("consumer", .string($0.name)), ("committed_offset", .int($0.committed)),
+                         ("lag", .int(end - $0.committed))])
+            })),
+        ])
+    }
+}
+
+/// Columns padded to their widest cell, for terminal output.
+enum TextTable {
+    static func render(header: [String], rightAligned: Set<Int>, rows: [[String]]) -> [String] {
+        let all = [header] + rows
+        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { column, cell in
+                let padding = String(repeating: " ", count: widths[column] - cell.count)
+                return rightAligned.contains(column) ? padding + cell : cell + padding
+            }.joined(separator: "  ").trimmingTrailingSpaces()
+        }
+    }
+}
+
+private extension String {
+    func trimmingTrailingSpaces() -> String {
+        var trimmed = self
+        while trimmed.last == " " { trimmed.removeLast() }
+        return trimmed
+    }
+}
