@@ -85,60 +85,21 @@ struct AppendCommand: ParsableCommand {
     }
 }
 
-/// Routes readings to their sensor's partition in batches, keeping the
-/// readings not yet made durable small in bytes: the engine collects up to
-/// a batch of readings per partition, and a batch must stay within the
-/// format's 16 MiB limit however large the values are.
+/// Routes readings to their sensor's partition. The engine collects them
+/// into batches itself, bounded in count and bytes.
 struct PartitionedAppender {
     private let partitions: [Partition]
-    private var buffers: [[Reading]]
-    /// Estimated encoded bytes per partition since its last sync (an overestimate).
-    private var unsyncedBytes: [Int]
     private(set) var added = 0
 
-    private static let batchReadings = 1024
-    private static let syncBytes = 8 << 20
-
-    init(partitions: [Partition]) {
-        self.partitions = partitions
-        buffers = Array(repeating: [], count: partitions.count)
-        unsyncedBytes = Array(repeating: 0, count: partitions.count)
-    }
+    init(partitions: [Partition]) { self.partitions = partitions }
 
     mutating func add(_ reading: Reading) throws {
-        let index = Log.partition(forSensor: reading.sensor, partitions: partitions.count)
-        let size = Self.estimatedBytes(reading)
-        if unsyncedBytes[index] + size > Self.syncBytes {
-            try write(index)
-            try partitions[index].sync()
-            unsyncedBytes[index] = 0
-        }
-        buffers[index].append(reading)
-        unsyncedBytes[index] += size
+        try partitions[Log.partition(forSensor: reading.sensor, partitions: partitions.count)].append([reading])
         added += 1
-        if buffers[index].count >= Self.batchReadings { try write(index) }
     }
 
-    /// Hands every buffered reading to its partition.
-    mutating func finish() throws {
-        for index in partitions.indices { try write(index) }
-    }
-
-    private mutating func write(_ index: Int) throws {
-        guard !buffers[index].isEmpty else { return }
-        try partitions[index].append(buffers[index])
-        buffers[index].removeAll(keepingCapacity: true)
-    }
-
-    /// At least what the reading takes encoded: its sensor and payload bytes
-    /// plus the most a timestamp and a number can take.
-    private static func estimatedBytes(_ reading: Reading) -> Int {
-        let payload: Int
-        switch reading.value {
-        case let .string(text): payload = text.utf8.count
-        case let .bytes(bytes): payload = bytes.count
-        default: payload = 0
-        }
-        return reading.sensor.utf8.count + payload + 64
+    /// Makes everything added durable.
+    func finish() throws {
+        for partition in partitions { try partition.sync() }
     }
 }

@@ -15,6 +15,8 @@ struct PartitionState {
     private var accountedBytes: Int64 = 0
     private var encoder = BatchEncoder()
     private var pending: [Reading] = []
+    /// `approximateEncodedSize` summed over `pending`.
+    private var pendingBytes = 0
     private var scratch: [UInt8] = []
     private var unsyncedBytes = 0
 
@@ -65,9 +67,10 @@ struct PartitionState {
                     continue
                 }
                 pending.append(reading)
+                pendingBytes += size
             }
             remaining = remaining.dropFirst(chunk.count)
-            if pending.count >= configuration.maxBatchReadings {
+            if pending.count >= configuration.maxBatchReadings || pendingBytes >= Self.batchBytes {
                 do {
                     try writePending(configuration: configuration, directory: directory)
                 } catch {
@@ -81,6 +84,9 @@ struct PartitionState {
 
     /// The largest reading a batch can hold, with room for its header and codes.
     static let largestReading = BatchHeader.maximumLength - 4096
+    /// A batch is written once its readings may take this much, so memory for
+    /// collected readings stays bounded however large the values are.
+    static let batchBytes = 1 << 20
 
     func isSyncDue(maxDelay: Int64, maxBytes: Int) -> Bool {
         guard !pending.isEmpty || unsyncedBytes > 0 else { return false }
@@ -91,7 +97,10 @@ struct PartitionState {
     /// Writes the collected readings, rolling first if the segment is too old.
     private mutating func writePending(configuration: LogConfiguration, directory: String) throws {
         guard !pending.isEmpty else { return }
-        defer { pending.removeAll(keepingCapacity: true) }
+        defer {
+            pending.removeAll(keepingCapacity: true)
+            pendingBytes = 0
+        }
         let appendedBefore = statistics.appendedReadings
         do {
             if let active = segments.last, active.isSealed || (!active.isEmpty
@@ -226,15 +235,25 @@ struct PartitionState {
     func isConsumed(_ segment: Segment) -> Bool { unconsumedReadings(in: segment) == 0 }
 
     /// Read-only mode: rescans the directory for what the writer added.
+    /// When the segment files are the ones already known, only the last
+    /// segment's new batches are read (tail polls this several times a second).
     mutating func refreshReadOnly(directory: String, topic: String, id: Int,
                                   configuration: LogConfiguration) throws {
-        let loaded = try PartitionLoader.load(directory: directory, topic: topic, partition: id,
-                                              configuration: configuration, readOnly: true,
-                                              now: Clock.wallMilliseconds())
-        segments = loaded.segments
+        let bases = try Syscalls.listDirectory(directory).compactMap(LogFileNames.parseSegment).sorted()
+        if let last = segments.last, bases == segments.map(\.baseOffset) {
+            let scanner = try BatchScanner(path: last.path)
+            scanner.seek(to: last.length)
+            while case let .batch(header, _, position) = try scanner.next(), header.baseOffset == last.nextOffset {
+                last.record(header, at: position)
+            }
+        } else {
+            segments = try PartitionLoader.load(directory: directory, topic: topic, partition: id,
+                                                configuration: configuration, readOnly: true,
+                                                now: Clock.wallMilliseconds()).segments
+        }
         durableOffset = segments.last?.nextOffset ?? durableOffset
         durableLength = segments.last?.length ?? 0
-        var report = loaded.report
+        var report = RecoveryReport(topic: topic, partition: id)
         consumers = try ConsumerRegistry.load(directory: directory, segments: segments, readOnly: true,
                                               report: &report)
     }
