@@ -95,6 +95,16 @@ public final class Log: Sendable {
         guard (1...1024).contains(count) else {
             throw LogError.invalidConfiguration("topic \(name): partitions must be 1 to 1024")
         }
+        // Every new partition starts with a full-size active segment; the budget
+        // checked at open covers only the configured topics.
+        let needed = Int64(count) * configuration.segmentBytes
+        if !budget.fits(needed) {
+            budget.reclaim(needed, excluding: nil, includeUnconsumed: false)
+            guard budget.fits(needed) else {
+                throw LogError.invalidConfiguration(
+                    "topic \(name): \(count) partitions need \(needed) bytes for their segments, more than the disk budget has free")
+            }
+        }
         return try openTopic(name, partitions: count)
     }
 
@@ -106,7 +116,8 @@ public final class Log: Sendable {
     /// What recovery found in each partition when the log was opened.
     public var recovery: [RecoveryReport] { allPartitions.map(\.recovery) }
 
-    /// Bytes on disk, preallocated space included.
+    /// Bytes counted against the disk budget: the segments on disk, each
+    /// active segment at its full size (preallocated or not).
     public var diskBytes: Int64 { budget.usedBytes }
 
     /// The partition a sensor's readings go to: a stable hash (FNV-1a) of its

@@ -10,8 +10,9 @@ public enum LogError: Error, Equatable, CustomStringConvertible {
     case diskFull(path: String)
     /// The filesystem holding the log is mounted read-only (EROFS).
     case readOnly(path: String)
-    /// The disk budget is exhausted and the topic's policy is `reject-new`:
-    /// readings for it are refused until sinks catch up.
+    /// The disk budget is exhausted and no segment may be deleted (the topic's
+    /// policy is `reject-new`, or nothing else is deletable): readings for it
+    /// are refused, and counted, until sinks catch up.
     case budgetExhausted(topic: String, rejectedReadings: Int)
     /// A single reading larger than a batch can hold (16 MiB); it was refused
     /// and counted, the readings around it were stored.
@@ -36,7 +37,8 @@ public enum LogError: Error, Equatable, CustomStringConvertible {
         case let .readOnly(path):
             return "\(path) is on a read-only filesystem; remount it read-write or point the log elsewhere"
         case let .budgetExhausted(topic, rejected):
-            return "disk budget exhausted: topic \(topic) uses policy reject-new and refused \(rejected) readings"
+            return "disk budget exhausted: \(rejected) readings for topic \(topic) were refused, as no segment "
+                + "could be deleted within the full policies (let sinks catch up, or raise the budget)"
         case let .readingTooLarge(sensor, bytes):
             return "a reading from sensor \(sensor) takes \(bytes) bytes, more than a batch can hold (16 MiB); it was refused"
         case let .locked(path):

@@ -35,7 +35,8 @@ extension Log {
             }
             // A read-only open leaves the segments it cannot use where they
             // are, outside `segments`: check them too, so their damage is named.
-            for path in partition.recovery.quarantined where Syscalls.exists(path) {
+            // (A read-write open renamed them, and a new segment may have the old name.)
+            for path in partition.recovery.quarantined where partition.isReadOnly && Syscalls.exists(path) {
                 guard let name = path.split(separator: "/").last, let base = LogFileNames.parseSegment(String(name))
                 else { continue }
                 report.segments += 1
@@ -77,6 +78,12 @@ enum LogVerifier {
         scanning: while true {
             switch try scanner.next() {
             case let .batch(header, bytes, at):
+                if header.baseOffset < expected {
+                    // A stale copy: recovery and readers pass over it, so it is
+                    // neither decoded nor part of the index.
+                    problem(at, "batch repeats offsets \(header.baseOffset)..<\(header.nextOffset), expected \(expected)")
+                    continue scanning
+                }
                 if header.baseOffset != expected {
                     problem(at, "batch starts at offset \(header.baseOffset), expected \(expected)")
                     decoder.invalidate()

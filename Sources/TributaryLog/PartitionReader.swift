@@ -24,6 +24,9 @@ public final class PartitionReader {
     private var segment: SegmentSnapshot?
     private var scanner: BatchScanner?
     private var decoder = BatchDecoder()
+    /// The base offset the next batch in the file must have to continue the
+    /// chain the decoder's state was built from; nil after damage.
+    private var expectedBase: Int64?
 
     init(partition: Partition, from start: Start) {
         self.partition = partition
@@ -97,9 +100,9 @@ public final class PartitionReader {
             return false
         }
         segment = found
-        if let entry = found.entries.last(where: { $0.offset <= position }) {
-            scanner?.seek(to: entry.position)
-        }
+        let entry = found.entries.last(where: { $0.offset <= position })
+        if let entry { scanner?.seek(to: entry.position) }
+        expectedBase = entry?.offset ?? found.baseOffset
         decoder.invalidate()
         return true
     }
@@ -113,17 +116,23 @@ public final class PartitionReader {
     private func readBatch() throws -> [StoredReading]? {
         guard let scanner, let current = segment else { return nil }
         switch try scanner.next() {
-        case .end:
-            return nil
+        case let .end(at):
+            // Zeroes before the segment's end are a lost write, not the end:
+            // valid batches may follow, as recovery found.
+            guard at < current.length else { return nil }
+            return try resynchronize(scanner, after: at, in: current, reason: .header(.zeroes))
         case let .invalid(at, reason):
             guard at < current.length else { return nil }
-            if try scanner.resynchronize(from: at, minimumOffset: position) == nil {
-                skip(to: current.nextOffset, file: current.path, position: at, reason: reason)
-                return nil
-            }
-            decoder.invalidate()
-            return []
+            return try resynchronize(scanner, after: at, in: current, reason: reason)
         case let .batch(header, bytes, at):
+            if let expected = expectedBase {
+                // A valid batch repeating offsets already passed (a stale copy):
+                // decoding it would replay old deltas onto the codec state and
+                // corrupt every reading after it.
+                if header.baseOffset < expected { return [] }
+                if header.baseOffset > expected, !header.isKey { decoder.invalidate() }
+            }
+            expectedBase = header.nextOffset
             if header.baseOffset > position {
                 skip(to: header.baseOffset, file: current.path, position: at, reason: .offsetGap)
                 if !header.isKey { decoder.invalidate() }
@@ -149,6 +158,19 @@ public final class PartitionReader {
             position = max(position, header.nextOffset)
             return readings
         }
+    }
+
+    /// Moves past damage at `at` to the next valid batch, or skips the rest of
+    /// the segment if there is none.
+    private func resynchronize(_ scanner: BatchScanner, after at: Int64, in current: SegmentSnapshot,
+                               reason: InvalidBatch) throws -> [StoredReading]? {
+        decoder.invalidate()
+        expectedBase = nil
+        if try scanner.resynchronize(from: at, minimumOffset: position) == nil {
+            skip(to: current.nextOffset, file: current.path, position: at, reason: reason)
+            return nil
+        }
+        return []
     }
 
     private func skip(to offset: Int64, file: String, position at: Int64, reason: InvalidBatch) {

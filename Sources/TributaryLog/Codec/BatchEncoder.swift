@@ -4,9 +4,9 @@
 /// batch and puts one every `keyInterval` readings, so a reader can start
 /// decoding at any index entry. Not thread-safe: one writer owns it.
 struct BatchEncoder {
-    private var sensorIDs: [String: Int] = [:]
+    private var sensorIDs: [ExactString: Int] = [:]
     private var sensors: [SensorState] = []
-    private var stringIDs: [String: Int] = [:]
+    private var stringIDs: [ExactString: Int] = [:]
     private var strings: [String] = []
     private var previousSensor = -1
     private var sensorNames: [String] = []
@@ -70,8 +70,8 @@ struct BatchEncoder {
         // Sensors usually arrive in the same order every round: try the next
         // one in the dictionary before hashing.
         let next = previousSensor + 1
-        if next < sensorNames.count, sensorNames[next] == name { return next }
-        return sensorIDs[name]
+        if next < sensorNames.count, ExactString.sameBytes(sensorNames[next], name) { return next }
+        return sensorIDs[ExactString(name)]
     }
 
     private mutating func encode(_ reading: Reading, minTimestamp: Int64) {
@@ -88,7 +88,7 @@ struct BatchEncoder {
             id = sensors.count
             bits.write(0b10, bits: 2)
             appendBytes(Array(reading.sensor.utf8))
-            sensorIDs[reading.sensor] = id
+            sensorIDs[ExactString(reading.sensor)] = id
             sensorNames.append(reading.sensor)
             sensors.append(SensorState())
         }
@@ -144,7 +144,7 @@ struct BatchEncoder {
             bits.write(last == new ? 0 : 0b10, bits: last == new ? 1 : 2)
             return .bool(new)
         case let (.string(last), .string(new)):
-            if strings[last] == new {
+            if ExactString.sameBytes(strings[last], new) {
                 bits.write(0, bits: 1)
                 return previous
             }
@@ -192,14 +192,14 @@ struct BatchEncoder {
     /// Writes a string's dictionary id; a new string gets the next id and its
     /// bytes go to the byte section.
     private mutating func writeStringID(_ string: String) -> Int {
-        if let id = stringIDs[string] {
+        if let id = stringIDs[ExactString(string)] {
             bits.writeCode(UInt64(id))
             return id
         }
         let id = strings.count
         bits.writeCode(UInt64(id))
         appendBytes(Array(string.utf8))
-        stringIDs[string] = id
+        stringIDs[ExactString(string)] = id
         strings.append(string)
         return id
     }

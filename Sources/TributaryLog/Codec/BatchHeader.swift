@@ -7,7 +7,7 @@
 /// | 2  | 1 | format version (1) |
 /// | 3  | 1 | flags: bit 0 = key batch (codec state starts empty) |
 /// | 4  | 4 | length of the whole batch, header included |
-/// | 8  | 4 | CRC-32C of bytes 12 ..< length |
+/// | 8  | 4 | CRC-32C of byte 3 (flags), then bytes 12 ..< length |
 /// | 12 | 8 | base offset |
 /// | 20 | 4 | reading count |
 /// | 24 | 8 | minimum timestamp (ms) |
@@ -88,12 +88,21 @@ public struct BatchHeader: Sendable, Equatable {
         batch.storeBytes(of: UInt32(count).littleEndian, toByteOffset: 20, as: UInt32.self)
         batch.storeBytes(of: minTimestamp.littleEndian, toByteOffset: 24, as: Int64.self)
         batch.storeBytes(of: maxTimestamp.littleEndian, toByteOffset: 32, as: Int64.self)
-        let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: batch[12...]))
+        let crc = checksum(of: UnsafeRawBufferPointer(batch))
         batch.storeBytes(of: crc.littleEndian, toByteOffset: 8, as: UInt32.self)
     }
 
     /// True when the checksum matches `batch` (the whole batch, header included).
     static func verify(_ batch: UnsafeRawBufferPointer, checksum: UInt32) -> Bool {
-        CRC32C.checksum(UnsafeRawBufferPointer(rebasing: batch[12...])) == checksum
+        self.checksum(of: batch) == checksum
+    }
+
+    /// The CRC-32C of the flags byte followed by bytes 12 ..< length. The flags
+    /// are covered because a flipped key bit would make a reader decode the
+    /// batch against the wrong codec state and serve wrong readings; magic,
+    /// version and length are checked exactly, and the checksum cannot cover itself.
+    private static func checksum(of batch: UnsafeRawBufferPointer) -> UInt32 {
+        let flags = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: batch[3..<4]))
+        return CRC32C.checksum(UnsafeRawBufferPointer(rebasing: batch[12...]), continuing: flags)
     }
 }

@@ -61,3 +61,30 @@ enum Decimal {
 enum ValueTag: UInt64 {
     case int = 0, decimal = 1, rawDouble = 2, boolFalse = 3, boolTrue = 4, string = 5, bytes = 6
 }
+
+/// A string compared and hashed by its UTF-8 bytes, for the encoder's
+/// dictionaries. String's own `==` is canonical equivalence ("é" equals
+/// "e\u{301}"), which would merge two sensors, or two values, that the log
+/// must keep apart byte for byte.
+struct ExactString: Hashable {
+    let string: String
+
+    init(_ string: String) { self.string = string }
+
+    static func == (lhs: ExactString, rhs: ExactString) -> Bool { sameBytes(lhs.string, rhs.string) }
+
+    func hash(into hasher: inout Hasher) {
+        let hashed: Void? = string.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        if hashed == nil {
+            for byte in string.utf8 { hasher.combine(byte) }
+        }
+    }
+
+    @inline(__always)
+    static func sameBytes(_ a: String, _ b: String) -> Bool {
+        let contiguous = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y in x.count == y.count && x.elementsEqual(y) }
+        }
+        return (contiguous ?? nil) ?? a.utf8.elementsEqual(b.utf8)
+    }
+}

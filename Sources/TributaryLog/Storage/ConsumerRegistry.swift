@@ -21,8 +21,9 @@ struct ConsumerRegistry {
             if readOnly {
                 stored = try ConsumerOffsetFile.peek(path: path)
             } else {
+                // Looked at before opening, which resets a file with no valid slot.
+                stored = try ConsumerOffsetFile.peek(path: path)
                 file = try ConsumerOffsetFile.open(consumer: consumer, path: path, initial: start)
-                stored = file?.offset
             }
             // A file with no valid slot: the consumer starts over from the log's start.
             let offset = stored ?? start

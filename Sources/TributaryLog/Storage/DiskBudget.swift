@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Synchronization
 
 /// The bytes a whole log takes on disk against its budget, shared by its
@@ -24,6 +29,16 @@ final class DiskBudget: Sendable {
     /// Records bytes added (positive) or freed (negative).
     func add(_ bytes: Int64) { used.withLock { $0 += bytes } }
 
+    /// Adds `bytes` if they fit, in one step, so two partitions making room
+    /// at once cannot both take the last free space.
+    func reserve(_ bytes: Int64) -> Bool {
+        used.withLock { used in
+            if let limit, used + bytes > limit { return false }
+            used += bytes
+            return true
+        }
+    }
+
     /// True when `bytes` more would stay within the budget.
     func fits(_ bytes: Int64) -> Bool {
         guard let limit else { return true }
@@ -32,18 +47,26 @@ final class DiskBudget: Sendable {
 
     /// Deletes old segments of partitions other than `requester` until `bytes`
     /// fit: consumed segments only, or also unconsumed ones of drop-oldest
-    /// topics. A partition busy in another thread is skipped, never waited
-    /// for, so two partitions making room at once cannot deadlock.
-    func reclaim(_ bytes: Int64, excluding requester: Partition, includeUnconsumed: Bool) {
+    /// topics. A partition busy in another thread (usually for an fdatasync)
+    /// is waited for, but only up to `busyWaitMilliseconds`, so two partitions
+    /// making room from each other at once cannot deadlock: they give up.
+    func reclaim(_ bytes: Int64, excluding requester: Partition?, includeUnconsumed: Bool) {
         let others = partitions.withLock { $0.compactMap(\.partition) }.filter { $0 !== requester }
         for other in others where !fits(bytes) {
             if includeUnconsumed && other.configuration.topic(other.topic).fullPolicy != .dropOldest { continue }
-            _ = other.state.withLockIfAvailable { state in
-                while !fits(bytes), state.segments.count > 1,
-                      includeUnconsumed || state.isConsumed(state.segments[0]) {
-                    guard (try? state.deleteOldestSegment(directory: other.directory)) != nil else { break }
+            for _ in 0...Self.busyWaitMilliseconds {
+                let entered: Bool? = other.state.withLockIfAvailable { state -> Bool in
+                    while !fits(bytes), state.segments.count > 1,
+                          includeUnconsumed || state.isConsumed(state.segments[0]) {
+                        guard (try? state.deleteOldestSegment(directory: other.directory)) != nil else { break }
+                    }
+                    return true
                 }
+                if entered != nil { break }
+                usleep(1000)
             }
         }
     }
+
+    static let busyWaitMilliseconds = 200
 }

@@ -63,7 +63,12 @@ enum PartitionLoader {
                 continue
             }
             report.damage.append(contentsOf: outcome.damage)
-            if segment.isEmpty && outcome.tornTail != nil {
+            // The active segment's first batch cut short by the end of the file is
+            // a torn append, never acknowledged: cut like any torn tail. Anything
+            // else with no valid batch is moved aside, and so is a segment with
+            // an index: it was sealed, so everything in it had been durable.
+            if segment.isEmpty, let torn = outcome.tornTail,
+               !(isLast && torn == .truncated && !Syscalls.exists(segment.indexPath)) {
                 try quarantine(path, base: base, readOnly: readOnly, report: &report, lostEnd: &lostEnd)
                 continue
             }
@@ -105,6 +110,16 @@ enum PartitionLoader {
     private static func trustedIndex(for segment: Segment) throws -> SegmentIndex? {
         guard let index = readIndex(segment.indexPath), index.baseOffset == segment.baseOffset,
               index.nextOffset >= index.baseOffset, index.length >= 0 else { return nil }
+        // Readers seek to entries without checking them first: they must lie
+        // inside the segment, in order. (The hop below checks the last one.)
+        var previous: IndexEntry?
+        for entry in index.entries {
+            guard entry.offset >= index.baseOffset, entry.offset < index.nextOffset, entry.position >= 0,
+                  entry.position < index.length,
+                  previous.map({ entry.offset > $0.offset && entry.position > $0.position }) ?? true
+            else { return nil }
+            previous = entry
+        }
         let scanner = try BatchScanner(path: segment.path)
         guard scanner.limit >= index.length else { return nil }
         scanner.limit = index.length
@@ -139,10 +154,12 @@ enum PartitionLoader {
                 ? try Syscalls.preallocate(fd, length: capacity, path: scanned.path) : false
             try Syscalls.fullSync(fd, path: scanned.path)
             let directory = String(scanned.path[..<scanned.path.lastIndex(of: "/")!])
-            return Segment(baseOffset: scanned.baseOffset, directory: directory, length: scanned.length,
-                           nextOffset: scanned.nextOffset, minTimestamp: scanned.minTimestamp,
-                           maxTimestamp: scanned.maxTimestamp, entries: scanned.entries,
-                           diskBytes: reserved ? capacity : scanned.length, openedAt: now, descriptor: fd)
+            let segment = Segment(baseOffset: scanned.baseOffset, directory: directory, length: scanned.length,
+                                  nextOffset: scanned.nextOffset, minTimestamp: scanned.minTimestamp,
+                                  maxTimestamp: scanned.maxTimestamp, entries: scanned.entries,
+                                  diskBytes: reserved ? capacity : scanned.length, openedAt: now, descriptor: fd)
+            segment.capacity = capacity
+            return segment
         } catch {
             try? fd.close()
             throw error
@@ -174,7 +191,14 @@ enum PartitionLoader {
             lostEnd = max(lostEnd, indexed.nextOffset)
         }
         guard !readOnly else { return }
-        try Syscalls.rename(path, path + LogFileNames.quarantineSuffix)
+        // A file moved aside earlier under the same name is kept too.
+        var target = path + LogFileNames.quarantineSuffix
+        var copy = 1
+        while Syscalls.exists(target) {
+            target = path + ".\(copy)" + LogFileNames.quarantineSuffix
+            copy += 1
+        }
+        try Syscalls.rename(path, target)
         if Syscalls.exists(index) { try Syscalls.unlink(index) }
     }
 }

@@ -33,7 +33,7 @@ struct PartitionState {
 
     /// Reports the change in disk bytes since the last call to the budget.
     private mutating func account() {
-        let now = diskBytes
+        let now = segments.reduce(0) { $0 + $1.budgetBytes }
         budget.add(now - accountedBytes)
         accountedBytes = now
     }
@@ -172,21 +172,31 @@ struct PartitionState {
         unsyncedBytes = 0
         account()
         try makeRoom(configuration.segmentBytes, configuration: configuration, directory: directory)
-        let next = try Segment.create(baseOffset: old.nextOffset, directory: directory,
+        let next: Segment
+        do {
+            next = try Segment.create(baseOffset: old.nextOffset, directory: directory,
                                       capacity: configuration.segmentBytes,
                                       preallocate: configuration.preallocate, now: Clock.wallMilliseconds())
+        } catch {
+            budget.add(-configuration.segmentBytes)
+            throw error
+        }
         segments.append(next)
         durableLength = 0
         encoder.startKeyBatch()
+        // Counted as the new segment first, then released as a reservation:
+        // never both absent, for a moment another partition could use.
         account()
+        budget.add(-configuration.segmentBytes)
     }
 
     /// Frees disk until `bytes` more fit the budget: consumed segments first
     /// (this partition's, then others'), then, if the topic's policy is
-    /// drop-oldest, unconsumed ones (counted as dropped). Throws
+    /// drop-oldest, unconsumed ones (counted as dropped). On return the bytes
+    /// are reserved in the budget (the caller releases them); throws
     /// `.budgetExhausted` when that is not enough.
     private mutating func makeRoom(_ bytes: Int64, configuration: LogConfiguration, directory: String) throws {
-        guard !budget.fits(bytes) else { return }
+        if budget.reserve(bytes) { return }
         while !budget.fits(bytes), segments.count > 1, isConsumed(segments[0]) {
             _ = try deleteOldestSegment(directory: directory)
         }
@@ -197,7 +207,7 @@ struct PartitionState {
             }
             if let owner { budget.reclaim(bytes, excluding: owner, includeUnconsumed: true) }
         }
-        guard budget.fits(bytes) else { throw LogError.budgetExhausted(topic: topic, rejectedReadings: 0) }
+        guard budget.reserve(bytes) else { throw LogError.budgetExhausted(topic: topic, rejectedReadings: 0) }
     }
 
     /// Rolls the active segment if it holds data, so retention can delete it.

@@ -16,6 +16,12 @@ final class Segment {
     private(set) var entries: [IndexEntry]
     /// Bytes the file takes on disk (the preallocated size while active).
     private(set) var diskBytes: Int64
+    /// The size an active segment may grow to before it rolls. The disk budget
+    /// counts an active segment at this size even where the filesystem could
+    /// not preallocate it, or the partitions' growing files would overrun it.
+    var capacity: Int64 = 0
+    /// Bytes counted against the disk budget.
+    var budgetBytes: Int64 { isSealed ? diskBytes : max(diskBytes, capacity) }
     /// Wall-clock milliseconds when the segment was created or recovered, for
     /// rolling by age.
     let openedAt: Int64
@@ -52,9 +58,11 @@ final class Segment {
         do {
             let reserved = preallocate ? try Syscalls.preallocate(fd, length: capacity, path: path) : false
             try Syscalls.syncDirectory(directory)
-            return Segment(baseOffset: baseOffset, directory: directory, length: 0, nextOffset: baseOffset,
-                           minTimestamp: .max, maxTimestamp: .min, entries: [],
-                           diskBytes: reserved ? capacity : 0, openedAt: now, descriptor: fd)
+            let segment = Segment(baseOffset: baseOffset, directory: directory, length: 0, nextOffset: baseOffset,
+                                  minTimestamp: .max, maxTimestamp: .min, entries: [],
+                                  diskBytes: reserved ? capacity : 0, openedAt: now, descriptor: fd)
+            segment.capacity = capacity
+            return segment
         } catch {
             try? fd.close()
             try? Syscalls.unlink(path)
