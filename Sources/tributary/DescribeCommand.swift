@@ -51,7 +51,8 @@ struct DescribeCommand: ParsableCommand {
 
     private func table(_ summaries: [PartitionSummary], diskBytes: Int64) -> [String] {
         let topicCount = Set(summaries.map(\.topic)).count
-        var lines = ["log \(log.directory): \(topicCount) topics, \(summaries.count) partitions, "
+        func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
+        var lines = ["log \(log.directory): \(count(topicCount, "topic")), \(count(summaries.count, "partition")), "
             + "\(Self.size(diskBytes)) on disk"]
         guard !summaries.isEmpty else { return lines }
         lines.append("")
