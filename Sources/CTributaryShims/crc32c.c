@@ -1,6 +1,7 @@
 // CRC-32C: portable slicing-by-8 and hardware paths, chosen once at run time.
 #include "tributary_crc32c.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #if defined(__x86_64__)
@@ -16,7 +17,9 @@
 
 static const uint32_t polynomial = 0x82F63B78u;
 static uint32_t table[8][256];
-static int table_ready = 0;
+// Built exactly once: concurrent unsynchronised writes would be a data race
+// (undefined behaviour) even though every thread writes the same values.
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 static void build_table(void) {
     for (uint32_t n = 0; n < 256; n++) {
@@ -31,12 +34,10 @@ static void build_table(void) {
             table[k][n] = c;
         }
     }
-    __atomic_store_n(&table_ready, 1, __ATOMIC_RELEASE);
 }
 
 uint32_t tributary_crc32c_portable(uint32_t crc, const void *data, size_t length) {
-    // Building the table twice from two threads is harmless: same contents.
-    if (!__atomic_load_n(&table_ready, __ATOMIC_ACQUIRE)) build_table();
+    pthread_once(&table_once, build_table);
     const uint8_t *p = data;
     uint32_t c = ~crc;
     while (length > 0 && ((uintptr_t)p & 7) != 0) {

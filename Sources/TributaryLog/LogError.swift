@@ -14,6 +14,10 @@ public enum LogError: Error, Equatable, CustomStringConvertible {
     /// policy is `reject-new`, or nothing else is deletable): readings for it
     /// are refused, and counted, until sinks catch up.
     case budgetExhausted(topic: String, rejectedReadings: Int)
+    /// An fdatasync failed and the unsynced data after the durable watermark
+    /// could not be cut off: the partition refuses writes until the log is
+    /// reopened, when recovery validates what is on disk.
+    case unusable(path: String)
     /// A single reading larger than a batch can hold (16 MiB); it was refused
     /// and counted, the readings around it were stored.
     case readingTooLarge(sensor: String, bytes: Int)
@@ -39,6 +43,9 @@ public enum LogError: Error, Equatable, CustomStringConvertible {
         case let .budgetExhausted(topic, rejected):
             return "disk budget exhausted: \(rejected) readings for topic \(topic) were refused, as no segment "
                 + "could be deleted within the full policies (let sinks catch up, or raise the budget)"
+        case let .unusable(path):
+            return "an fdatasync on \(path) failed and its unsynced data could not be cut off; "
+                + "reopen the log (restart) so recovery can check what is on disk"
         case let .readingTooLarge(sensor, bytes):
             return "a reading from sensor \(sensor) takes \(bytes) bytes, more than a batch can hold (16 MiB); it was refused"
         case let .locked(path):

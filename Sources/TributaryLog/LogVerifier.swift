@@ -125,11 +125,8 @@ enum LogVerifier {
             }
             return
         }
-        let fd = try Syscalls.open(path, .readOnly)
-        defer { try? fd.close() }
-        var bytes = [UInt8](repeating: 0, count: Int(min(try Syscalls.fileSize(fd, path: path), 64 << 20)))
-        _ = try bytes.withUnsafeMutableBytes { try Syscalls.read(fd, at: 0, into: $0, path: path) }
-        guard let index = SegmentIndex.parse(bytes) else {
+        // Present but unreadable (or vanished since) counts as damaged too.
+        guard let index = PartitionLoader.readIndex(path) else {
             report.problems.append(.init(file: path, message: "index damaged (checksum or layout)"))
             return
         }

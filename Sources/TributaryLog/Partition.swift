@@ -103,8 +103,9 @@ public final class Partition: Sendable {
         }
     }
 
-    /// Syncs and leaves the active segment trimmed and indexed, so the next
-    /// open is quick. The partition must not be used afterwards.
+    /// Syncs and leaves the active segment trimmed (no preallocated space
+    /// left behind) and indexed, as a clean stop should leave a log for
+    /// inspection or copying. The partition must not be used afterwards.
     func close() throws {
         guard !isReadOnly else { return }
         try state.withLock { state in
@@ -146,16 +147,34 @@ public final class Partition: Sendable {
 
     /// Durably records that `consumer` has processed everything below `offset`.
     /// The offset must not pass the durable watermark: a commit never runs
-    /// ahead of what the log itself has made durable.
+    /// ahead of what the log itself has made durable. An offset below the
+    /// start (retention deleted what the consumer was reading) is recorded as
+    /// the start.
     public func commit(_ offset: Int64, for consumer: String) throws {
         precondition(!isReadOnly, "commit on a log opened read-only")
         guard LogFileNames.isValidName(consumer) else { throw LogError.invalidName(consumer) }
         try state.withLock { state in
             let start = state.segments.first?.baseOffset ?? 0
-            guard offset >= start, offset <= state.durableOffset else {
+            guard offset <= state.durableOffset else {
                 throw LogError.offsetOutOfRange(requested: offset, start: start, end: state.durableOffset)
             }
-            try state.consumers.commit(offset, for: consumer, directory: directory)
+            try state.consumers.commit(max(offset, start), for: consumer, directory: directory)
+        }
+    }
+
+    /// Makes `consumer` known to the partition, at the log's start if it has
+    /// never committed, and returns its committed offset. Retention counts
+    /// (and under reject-new, keeps) only what registered consumers have not
+    /// read, so a sink registers before its first send.
+    @discardableResult
+    public func register(consumer: String) throws -> Int64 {
+        precondition(!isReadOnly, "register on a log opened read-only")
+        guard LogFileNames.isValidName(consumer) else { throw LogError.invalidName(consumer) }
+        return try state.withLock { state in
+            if let committed = state.consumers.offsets[consumer] { return committed }
+            let start = state.segments.first?.baseOffset ?? 0
+            try state.consumers.commit(start, for: consumer, directory: directory)
+            return start
         }
     }
 }

@@ -45,13 +45,15 @@ public final class PartitionReader {
                 close()
             }
             if position >= durable { return [] }
-            if scanner == nil || segment.map({ position >= $0.nextOffset }) ?? true {
-                guard try open(segments) else { continue }
-            }
-            // The active segment grows: read up to what is durable now.
+            // The active segment grows: read up to what is durable now (before
+            // deciding it is exhausted, or a caught-up reader would reopen it
+            // and decode again from its last key batch).
             if let current = segment, let fresh = segments.first(where: { $0.baseOffset == current.baseOffset }) {
                 segment = fresh
                 scanner?.limit = fresh.length
+            }
+            if scanner == nil || segment.map({ position >= $0.nextOffset }) ?? true {
+                guard try open(segments) else { continue }
             }
             let readings = try readBatch()
             if let readings, !readings.isEmpty { return readings }
@@ -96,7 +98,9 @@ public final class PartitionReader {
         do {
             scanner = try BatchScanner(path: found.path, limit: found.length)
         } catch LogError.io(_, _, .noSuchFileOrDirectory) {
-            // Retention deleted it after the snapshot; the next turn starts later.
+            // Retention deleted it after the snapshot (a read-only snapshot
+            // would never learn of it): its readings are gone for this reader.
+            skip(to: found.nextOffset, file: found.path, position: 0, reason: .truncated)
             return false
         }
         segment = found

@@ -7,12 +7,15 @@ public struct RetentionReport: Sendable, Equatable {
 }
 
 extension Log {
-    /// Deletes whole sealed segments by age (`retentionMilliseconds`, against
-    /// each segment's newest timestamp), by topic size (`retentionBytes`) and
-    /// by the disk budget; segments every consumer has read go first, and under
-    /// the budget a reject-new topic keeps its unconsumed data. The active
-    /// segment is never deleted. Call it periodically (the daemon does, every
-    /// minute); appends also make room for each new segment themselves.
+    /// Deletes whole sealed segments, oldest first, by age
+    /// (`retentionMilliseconds`, against each segment's newest timestamp) and
+    /// by topic size (`retentionBytes`, taking the topic's oldest segment
+    /// across its partitions each time), whether or not consumers have read
+    /// them (readings no consumer had read are counted in the report). The
+    /// active segment is never deleted. Call it periodically (the daemon does,
+    /// every minute). The disk budget is not enforced here: a partition makes
+    /// room for each new segment when it rolls, deleting consumed segments
+    /// first (`PartitionState.makeRoom`, `DiskBudget.reclaim`).
     @discardableResult
     public func enforceRetention(now: Int64? = nil) throws -> RetentionReport {
         precondition(!isReadOnly, "retention on a log opened read-only")
@@ -22,9 +25,13 @@ extension Log {
             guard let partitions = partitions(of: topic) else { continue }
             let settings = configuration.topic(topic)
             if let age = settings.retentionMilliseconds {
+                // Saturating, so a huge age cannot trap: past the clock's range
+                // it keeps everything.
+                let (difference, overflow) = now.subtractingReportingOverflow(age)
+                let cutoff = overflow ? (age > 0 ? Int64.min : Int64.max) : difference
                 for partition in partitions {
                     try partition.deleteOldest(into: &report) { state in
-                        state.segments[0].maxTimestamp < now - age
+                        state.segments[0].maxTimestamp < cutoff
                     }
                 }
             }

@@ -105,6 +105,9 @@ enum Syscalls {
         try check("unlink", path) { Glibc.unlink(path) }
     }
 
+    /// Creates `path` if it does not exist. A new directory's entry lives in
+    /// its parent, so the parent is fsynced: otherwise a power cut could lose
+    /// a new partition directory and everything later written into it.
     static func makeDirectory(_ path: String) throws {
         while mkdir(path, 0o755) == -1 {
             let code = Errno(rawValue: errno)
@@ -112,6 +115,9 @@ enum Syscalls {
             if code == .fileExists { return }
             throw LogError.from(code, operation: "mkdir", path: path)
         }
+        let trimmed = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
+        let parent = trimmed.lastIndex(of: "/").map { String(trimmed[..<$0]) } ?? "."
+        try syncDirectory(parent.isEmpty ? "/" : parent)
     }
 
     static func exists(_ path: String) -> Bool {

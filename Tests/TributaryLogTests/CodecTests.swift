@@ -265,6 +265,15 @@ struct CodecTests {
             .failure(.badLength(BatchHeader.maximumLength + 1)))
         #expect(parse(setLength(.max)) == .failure(.badLength(Int(UInt32.max))))
         #expect(parse(with { $0.replaceSubrange(20..<24, with: [0, 0, 0, 0]) }) == .failure(.badCount))
+        // Base offsets outside 0 ... 2^62 - 1, so `nextOffset` can never overflow.
+        func setBase(_ value: Int64) -> [UInt8] {
+            with { bytes in withUnsafeBytes(of: value.littleEndian) { bytes.replaceSubrange(12..<20, with: $0) } }
+        }
+        for bad: Int64 in [-1, .min, BatchHeader.maximumBaseOffset + 1, .max] {
+            #expect(parse(setBase(bad)) == .failure(.badOffset(bad)))
+        }
+        let highest = try parse(setBase(BatchHeader.maximumBaseOffset)).get()
+        #expect(highest.nextOffset == BatchHeader.maximumBaseOffset + 5)
         // Zeroes after the first 40 bytes do not matter; zeroes in them do.
         #expect(parse([UInt8](repeating: 0, count: 40) + [1, 2, 3]) == .failure(.zeroes))
         #expect(parse([0x42, 0] + [UInt8](repeating: 0, count: 38)) == .failure(.badMagic))

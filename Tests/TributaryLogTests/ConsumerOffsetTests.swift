@@ -51,12 +51,13 @@ struct ConsumerOffsetTests {
             let partition = try log.partition("t", 0)
             #expect(partition.consumers == ["kafka": 500, "mqtt": 42])
             #expect(partition.recovery.isClean)
-            #expect(Files.size(consumerFile(directory, "kafka")) == Int64(ConsumerOffsetFile.slotSize + 24))
+            // Slot 1 (sequence 1, 3, ...) at byte 4096: FORMAT.md, "Consumer offset file".
+            #expect(Files.size(consumerFile(directory, "kafka")) == 4096 + 24)
             #expect(try log.verify().isIntact)
         }
     }
 
-    @Test("a commit beyond the durable watermark or before the start is refused")
+    @Test("a commit beyond the durable watermark is refused; one before the start is recorded as the start")
     func commitBeyondDurableIsRefused() throws {
         try withTemporaryDirectory("commit-range") { directory in
             var configuration = testConfiguration(directory)
@@ -70,8 +71,9 @@ struct ConsumerOffsetTests {
             #expect(throws: LogError.offsetOutOfRange(requested: durable + 1, start: 0, end: durable)) {
                 try partition.commit(durable + 1, for: "sink")
             }
-            #expect(throws: LogError.self) { try partition.commit(-1, for: "sink") }
             #expect(partition.committedOffset(for: "sink") == nil)
+            try partition.commit(-1, for: "sink")
+            #expect(partition.committedOffset(for: "sink") == 0)
             try partition.sync()
             try partition.commit(120, for: "sink")
             #expect(throws: LogError.self) { try partition.commit(121, for: "sink") }
@@ -132,6 +134,26 @@ struct ConsumerOffsetTests {
         }
     }
 
+    @Test("the slots are 4096 bytes apart: wiping the first 24 bytes keeps the commit in the second")
+    func slotsAreOnePageApart() throws {
+        try withTemporaryDirectory("slot-layout") { directory in
+            do {
+                let (log, partition) = try makeLog(directory)
+                try partition.commit(100, for: "sink") // sequence 1, at byte 4096
+                try partition.commit(200, for: "sink") // sequence 2, at byte 0
+                try log.close()
+            }
+            let path = consumerFile(directory, "sink")
+            let bytes = try Files.read(path)
+            #expect(bytes.count == 4096 + 24)
+            #expect(Array(bytes[4096..<4100]) == Array("TBCO".utf8))
+            #expect(Array(bytes[0..<4]) == Array("TBCO".utf8))
+            try Files.patch(path, at: 0, with: [UInt8](repeating: 0, count: 24))
+            let log = try openLog(testConfiguration(directory), readOnly: true)
+            #expect(try log.partition("t", 0).committedOffset(for: "sink") == 100)
+        }
+    }
+
     @Test("with both slots damaged the consumer restarts from the log's start, and that is reported",
           arguments: [false, true])
     func bothSlotsDamaged(readOnly: Bool) throws {
@@ -189,8 +211,8 @@ struct ConsumerOffsetTests {
         }
     }
 
-    @Test("a committed offset past the end (the tail was lost to damage) is clamped to the end and reported")
-    func clampedToEnd() throws {
+    @Test("a commit past a tail lost to damage keeps its offset: the log's end moves up to it, the gap is reported")
+    func endRaisedToCommit() throws {
         try withTemporaryDirectory("clamp-end") { directory in
             let written = try makeDamageTestLog(at: directory)
             do {
@@ -203,10 +225,11 @@ struct ConsumerOffsetTests {
             try Files.patch(active, at: last.position + 45, with: [0xEE])
             let log = try openLog(testConfiguration(directory))
             let partition = try log.partition("t", 0)
-            #expect(partition.endOffset == last.baseOffset)
-            #expect(partition.committedOffset(for: "sink") == last.baseOffset)
-            #expect(partition.recovery.clampedConsumers.first?.from == Int64(written.count))
-            #expect(partition.recovery.clampedConsumers.first?.to == last.baseOffset)
+            // Offsets below the commit were forwarded: they must never be handed out again.
+            #expect(partition.endOffset == Int64(written.count))
+            #expect(partition.committedOffset(for: "sink") == Int64(written.count))
+            #expect(partition.recovery.clampedConsumers.isEmpty)
+            #expect(partition.recovery.damage.contains { $0.lostOffsets == last.baseOffset..<Int64(written.count) })
         }
     }
 }

@@ -8,7 +8,7 @@
 /// | 3  | 1 | flags: bit 0 = key batch (codec state starts empty) |
 /// | 4  | 4 | length of the whole batch, header included |
 /// | 8  | 4 | CRC-32C of byte 3 (flags), then bytes 12 ..< length |
-/// | 12 | 8 | base offset |
+/// | 12 | 8 | base offset (0 ... 2^62 - 1) |
 /// | 20 | 4 | reading count |
 /// | 24 | 8 | minimum timestamp (ms) |
 /// | 32 | 8 | maximum timestamp (ms) |
@@ -19,6 +19,10 @@ public struct BatchHeader: Sendable, Equatable {
     /// Larger lengths are treated as damage, so a corrupt length cannot make
     /// recovery allocate or skip gigabytes.
     public static let maximumLength = 16 << 20
+    /// The largest valid base offset (2^62 - 1). With at most 2^32 - 1
+    /// readings per batch, `nextOffset` then cannot overflow, whatever bytes
+    /// pass the checksum.
+    public static let maximumBaseOffset = Int64.max >> 1
 
     public var isKey: Bool
     public var length: Int
@@ -51,6 +55,8 @@ public struct BatchHeader: Sendable, Equatable {
         case unsupportedVersion(UInt8)
         case badLength(Int)
         case badCount
+        /// The base offset is negative or above `maximumBaseOffset`.
+        case badOffset(Int64)
     }
 
     /// Parses a header without checking the checksum.
@@ -66,11 +72,13 @@ public struct BatchHeader: Sendable, Equatable {
         guard length > size, length <= maximumLength else { return .failure(.badLength(length)) }
         let count = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 20, as: UInt32.self)))
         guard count > 0 else { return .failure(.badCount) }
+        let baseOffset = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 12, as: Int64.self))
+        guard (0...maximumBaseOffset).contains(baseOffset) else { return .failure(.badOffset(baseOffset)) }
         return .success(BatchHeader(
             isKey: bytes[3] & 1 == 1,
             length: length,
             checksum: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt32.self)),
-            baseOffset: Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 12, as: Int64.self)),
+            baseOffset: baseOffset,
             count: count,
             minTimestamp: Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 24, as: Int64.self)),
             maxTimestamp: Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 32, as: Int64.self))))

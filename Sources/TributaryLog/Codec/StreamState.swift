@@ -57,7 +57,7 @@ enum Decimal {
     }
 }
 
-/// Tags of values written in full (FORMAT.md, "Values").
+/// Tags of values written in full (FORMAT.md, "A reading").
 enum ValueTag: UInt64 {
     case int = 0, decimal = 1, rawDouble = 2, boolFalse = 3, boolTrue = 4, string = 5, bytes = 6
 }

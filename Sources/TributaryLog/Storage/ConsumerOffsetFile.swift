@@ -1,16 +1,16 @@
 import SystemPackage
 
 /// A consumer's committed offset for one partition, in a file of two slots
-/// written in turn (FORMAT.md, "Consumer offsets"). A commit overwrites only
+/// written in turn (FORMAT.md, "Consumer offset file"). A commit overwrites only
 /// the older slot and fdatasyncs; loading takes the valid slot with the higher
 /// sequence number. A torn write can therefore only damage the slot being
 /// written, and the other still holds the previous commit: progress is never
 /// invented, and only the commit that was in flight (not yet acknowledged to
-/// the caller) can be lost. The slots sit 512 bytes apart so that a torn
-/// sector never touches both. Overwrites in place: no file-size or rename
-/// metadata commits.
+/// the caller) can be lost. The slots sit 4096 bytes apart, each in its own
+/// filesystem block and flash page, so that a torn or lost page write never
+/// touches both. Overwrites in place: no file-size or rename metadata commits.
 final class ConsumerOffsetFile {
-    static let slotSize = 512
+    static let slotSize = 4096
     static let magic: UInt32 = 0x4F43_4254 // "TBCO"
 
     let consumer: String
@@ -37,14 +37,17 @@ final class ConsumerOffsetFile {
             if existed, let (sequence, offset) = try read(fd, path: path) {
                 return ConsumerOffsetFile(consumer: consumer, path: path, fd: fd, sequence: sequence, offset: offset)
             }
-            let file = ConsumerOffsetFile(consumer: consumer, path: path, fd: fd, sequence: 0, offset: initial)
-            try file.commit(initial)
-            if !existed { try Syscalls.syncDirectory(String(path[..<path.lastIndex(of: "/")!])) }
-            return file
         } catch {
             try? fd.close()
             throw error
         }
+        // From here `file` owns the descriptor and closes it when released:
+        // closing it here too could close a descriptor another thread has
+        // since been given the same number for.
+        let file = ConsumerOffsetFile(consumer: consumer, path: path, fd: fd, sequence: 0, offset: initial)
+        try file.commit(initial)
+        if !existed { try Syscalls.syncDirectory(String(path[..<path.lastIndex(of: "/")!])) }
+        return file
     }
 
     /// Reads a file without opening it for writing; nil if no slot is valid.
@@ -80,7 +83,9 @@ final class ConsumerOffsetFile {
 
     /// Durably records `offset` (the next offset the consumer will read).
     func commit(_ offset: Int64) throws {
-        let next = sequence + 1
+        // Wrapping: 2^64 commits never happen, but a damaged slot that passed
+        // its checksum could hold any sequence, and must not trap.
+        let next = sequence &+ 1
         var slot: [UInt8] = []
         slot.reserveCapacity(24)
         withUnsafeBytes(of: Self.magic.littleEndian) { slot.append(contentsOf: $0) }

@@ -31,9 +31,13 @@ enum LogFileNames {
         padded(baseOffset) + indexSuffix
     }
 
+    /// Exactly 20 ASCII digits and ".log": `Int64(_:)` alone would also take
+    /// a sign ("+000...1"), giving two names for one segment.
     static func parseSegment(_ name: String) -> Int64? {
-        guard name.hasSuffix(segmentSuffix), name.count == 20 + segmentSuffix.count else { return nil }
-        return Int64(name.prefix(20))
+        guard name.hasSuffix(segmentSuffix), name.utf8.count == 20 + segmentSuffix.utf8.count else { return nil }
+        let digits = name.utf8.prefix(20)
+        guard digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        return Int64(Substring(digits))
     }
 
     static func consumer(_ name: String) -> String { consumerPrefix + name + consumerSuffix }

@@ -46,7 +46,7 @@ enum PartitionLoader {
             let segment = Segment(baseOffset: base, directory: directory, length: 0, nextOffset: base,
                                   minTimestamp: .max, maxTimestamp: .min, entries: [], diskBytes: 0,
                                   openedAt: now, descriptor: nil)
-            if let trusted = try trustedIndex(for: segment), !(isLast && !readOnly) {
+            if let trusted = trustedIndex(for: segment), !(isLast && !readOnly) {
                 segments.append(Segment(baseOffset: base, directory: directory, length: trusted.length,
                                         nextOffset: trusted.nextOffset, minTimestamp: trusted.minTimestamp,
                                         maxTimestamp: trusted.maxTimestamp, entries: trusted.entries,
@@ -95,19 +95,46 @@ enum PartitionLoader {
             }
             expected = segment.nextOffset
         }
+        // Consumers only commit durable offsets, so the largest commit is a
+        // floor for the log's end. If recovery lost data below it (an
+        // unreadable active segment, a damaged last batch), the next offset
+        // still starts above it: sinks and the central side identify readings
+        // by offset, and a reused offset would be taken for a duplicate.
+        let committed = readOnly ? nil : try highestCommittedOffset(in: directory, names: names)
+        let end = segments.last?.nextOffset ?? nextBase
+        if let committed, end < committed {
+            report.damage.append(.init(file: segments.last?.path ?? directory, position: segments.last?.length ?? 0,
+                                       reason: .offsetGap, lostOffsets: end..<committed))
+        }
+        if let committed, let last = segments.last, last.nextOffset < committed {
+            if last.isEmpty, !last.isSealed {
+                segments.removeLast()
+                try Syscalls.unlink(last.path)
+            } else {
+                try last.seal()
+            }
+        }
         if !readOnly, segments.last?.isSealed ?? true {
-            // No segment, or the last one was moved aside: start a new one.
-            segments.append(try Segment.create(baseOffset: nextBase, directory: directory,
+            // No segment, the last one was moved aside, or it ended below a commit: start a new one.
+            segments.append(try Segment.create(baseOffset: max(nextBase, committed ?? 0), directory: directory,
                                                capacity: configuration.segmentBytes,
                                                preallocate: configuration.preallocate, now: now))
         }
         return Loaded(segments: segments, report: report)
     }
 
+    private static func highestCommittedOffset(in directory: String, names: [String]) throws -> Int64? {
+        try names.filter { LogFileNames.parseConsumer($0) != nil }
+            .compactMap { try ConsumerOffsetFile.peek(path: directory + "/" + $0) }
+            .max()
+    }
+
     /// The segment's index if it is intact and agrees with the file: same base
     /// offset, the file at least as long as the index says, and the last
     /// indexed batch where the index puts it.
-    private static func trustedIndex(for segment: Segment) throws -> SegmentIndex? {
+    /// Any error reading either file means "not trusted": the segment is then
+    /// scanned, and the scan decides (rebuild, skip damage or move aside).
+    private static func trustedIndex(for segment: Segment) -> SegmentIndex? {
         guard let index = readIndex(segment.indexPath), index.baseOffset == segment.baseOffset,
               index.nextOffset >= index.baseOffset, index.length >= 0 else { return nil }
         // Readers seek to entries without checking them first: they must lie
@@ -120,14 +147,14 @@ enum PartitionLoader {
             else { return nil }
             previous = entry
         }
-        let scanner = try BatchScanner(path: segment.path)
-        guard scanner.limit >= index.length else { return nil }
+        guard let scanner = try? BatchScanner(path: segment.path), scanner.limit >= index.length else { return nil }
         scanner.limit = index.length
         // Hop from the last index entry to the end: headers must chain exactly.
         var expected = index.entries.last?.offset ?? index.baseOffset
         scanner.seek(to: index.entries.last?.position ?? 0)
         while true {
-            switch try scanner.next() {
+            guard let step = try? scanner.next() else { return nil }
+            switch step {
             case let .batch(header, _, _):
                 guard header.baseOffset == expected else { return nil }
                 expected = header.nextOffset
@@ -150,8 +177,10 @@ enum PartitionLoader {
                 try Syscalls.truncate(fd, to: scanned.length, path: scanned.path)
             }
             let capacity = max(configuration.segmentBytes, scanned.length)
+            // A full disk must not stop the log from starting: without the
+            // reservation it appends (or reports .diskFull) like any file.
             let reserved = configuration.preallocate
-                ? try Syscalls.preallocate(fd, length: capacity, path: scanned.path) : false
+                ? (try? Syscalls.preallocate(fd, length: capacity, path: scanned.path)) ?? false : false
             try Syscalls.fullSync(fd, path: scanned.path)
             let directory = String(scanned.path[..<scanned.path.lastIndex(of: "/")!])
             let segment = Segment(baseOffset: scanned.baseOffset, directory: directory, length: scanned.length,
@@ -167,7 +196,7 @@ enum PartitionLoader {
     }
 
     /// An intact index file (its own checksum), or nil.
-    private static func readIndex(_ path: String) -> SegmentIndex? {
+    static func readIndex(_ path: String) -> SegmentIndex? {
         guard Syscalls.exists(path) else { return nil }
         do {
             let fd = try Syscalls.open(path, .readOnly)

@@ -19,6 +19,8 @@ struct PartitionState {
     private var pendingBytes = 0
     private var scratch: [UInt8] = []
     private var unsyncedBytes = 0
+    /// Set when unsynced data could not be discarded after a failed fdatasync.
+    private var unusable: String?
 
     init(topic: String, segments: [Segment], consumers: ConsumerRegistry, lastSync: Int64, budget: DiskBudget) {
         self.topic = topic
@@ -53,6 +55,7 @@ struct PartitionState {
 
     mutating func append<C: Collection>(_ readings: C, configuration: LogConfiguration,
                                         directory: String) throws where C.Element == Reading {
+        try checkUsable()
         var remaining = readings[...]
         var oversized: LogError?
         while !remaining.isEmpty {
@@ -153,8 +156,14 @@ struct PartitionState {
     }
 
     mutating func sync(configuration: LogConfiguration, directory: String) throws {
+        try checkUsable()
         try writePending(configuration: configuration, directory: directory)
-        try segments.last?.sync()
+        do {
+            try segments.last?.sync()
+        } catch {
+            discardUnsynced(configuration: configuration)
+            throw error
+        }
         durableOffset = segments.last?.nextOffset ?? durableOffset
         durableLength = segments.last?.length ?? 0
         unsyncedBytes = 0
@@ -167,8 +176,14 @@ struct PartitionState {
     /// with its last segment sealed, and the next write tries again.
     private mutating func roll(configuration: LogConfiguration, directory: String) throws {
         let old = segments[segments.count - 1]
-        try old.seal()
+        do {
+            try old.seal()
+        } catch {
+            discardUnsynced(configuration: configuration)
+            throw error
+        }
         durableOffset = old.nextOffset
+        durableLength = old.length
         unsyncedBytes = 0
         account()
         try makeRoom(configuration.segmentBytes, configuration: configuration, directory: directory)
@@ -210,26 +225,44 @@ struct PartitionState {
         guard budget.reserve(bytes) else { throw LogError.budgetExhausted(topic: topic, rejectedReadings: 0) }
     }
 
-    /// Rolls the active segment if it holds data, so retention can delete it.
-    mutating func rollIfNotEmpty(configuration: LogConfiguration, directory: String) throws {
-        try sync(configuration: configuration, directory: directory)
-        if let active = segments.last, !active.isEmpty {
-            try roll(configuration: configuration, directory: directory)
+    /// After a failed fdatasync the kernel may already have dropped the
+    /// unsynced pages while reporting them clean, so a later fdatasync could
+    /// succeed without them ("fsyncgate"): never trust them. Cut the active
+    /// segment back to the durable watermark and count the readings after it
+    /// as failed; they were never acknowledged. If even that fails, the
+    /// partition refuses all writes until it is reopened (recovery then
+    /// validates what is really on disk).
+    private mutating func discardUnsynced(configuration: LogConfiguration) {
+        encoder.startKeyBatch()
+        unsyncedBytes = 0
+        guard let active = segments.last, active.nextOffset > durableOffset else { return }
+        statistics.failedReadings += active.nextOffset - durableOffset
+        do {
+            try active.discard(after: durableLength, nextOffset: durableOffset,
+                               capacity: configuration.segmentBytes, preallocate: configuration.preallocate)
+        } catch {
+            unusable = active.path
         }
+        account()
+    }
+
+    func checkUsable() throws {
+        if let unusable { throw LogError.unusable(path: unusable) }
     }
 
     /// Deletes the oldest sealed segment, counting readings no consumer had read.
     /// Returns the bytes freed.
     mutating func deleteOldestSegment(directory: String) throws -> Int64 {
         guard segments.count > 1 else { return 0 }
-        let oldest = segments.removeFirst()
-        let unconsumed = unconsumedReadings(in: oldest)
-        statistics.droppedUnconsumedReadings += unconsumed
-        statistics.deletedSegments += 1
+        let oldest = segments[0]
         // The index goes first: a segment without its index is rebuilt, an
-        // index without its segment would be an orphan.
+        // index without its segment would be an orphan. The segment leaves
+        // the partition only once its file is gone.
         if Syscalls.exists(oldest.indexPath) { try Syscalls.unlink(oldest.indexPath) }
         try Syscalls.unlink(oldest.path)
+        segments.removeFirst()
+        statistics.droppedUnconsumedReadings += unconsumedReadings(in: oldest)
+        statistics.deletedSegments += 1
         try Syscalls.syncDirectory(directory)
         account()
         return oldest.diskBytes

@@ -92,6 +92,17 @@ final class Segment {
         diskBytes = max(diskBytes, length)
     }
 
+    /// Forgets every batch after `length` (their fdatasync failed), cutting
+    /// the file there and reserving the space again.
+    func discard(after length: Int64, nextOffset: Int64, capacity: Int64, preallocate: Bool) throws {
+        guard let fd = descriptor else { return }
+        try Syscalls.truncate(fd, to: length, path: path)
+        if preallocate { _ = try? Syscalls.preallocate(fd, length: capacity, path: path) }
+        self.length = length
+        self.nextOffset = nextOffset
+        entries.removeAll { $0.position >= length }
+    }
+
     /// Makes every appended batch durable.
     func sync() throws {
         guard let fd = descriptor else { return }
@@ -107,8 +118,10 @@ final class Segment {
         try Syscalls.fullSync(fd, path: path)
         diskBytes = length
         try writeIndex(directory: directory)
-        try fd.close()
+        // Forget the descriptor before closing: close releases it even when it
+        // reports an error, and deinit must not close that number again.
         descriptor = nil
+        try fd.close()
     }
 
     var index: SegmentIndex {
@@ -123,11 +136,12 @@ final class Segment {
             let bytes = index.serialized()
             try bytes.withUnsafeBytes { try Syscalls.write(fd, at: 0, $0, path: temporary) }
             try Syscalls.fullSync(fd, path: temporary)
-            try fd.close()
         } catch {
             try? fd.close()
             throw error
         }
+        // Outside the `do`: a failed close has released the descriptor all the same.
+        try fd.close()
         try Syscalls.rename(temporary, indexPath)
         try Syscalls.syncDirectory(directory)
     }

@@ -27,8 +27,14 @@ struct SegmentIndex: Equatable {
     var entries: [IndexEntry]
 
     func serialized() -> [UInt8] {
+        // An entry stores its offset relative to the base in 32 bits. A segment
+        // with more than 2^32 - 1 readings (possible only with huge segments of
+        // tiny readings) leaves its later key batches out: the index is sparse,
+        // and readers start from an earlier entry instead. Entries are in offset
+        // order, so the ones that fit are a prefix.
+        let stored = entries.prefix { $0.offset - baseOffset <= Int64(UInt32.max) }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(Self.headerSize + entries.count * Self.entrySize + 4)
+        bytes.reserveCapacity(Self.headerSize + stored.count * Self.entrySize + 4)
         func put<T: FixedWidthInteger>(_ value: T) {
             withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
         }
@@ -39,9 +45,9 @@ struct SegmentIndex: Equatable {
         put(length)
         put(minTimestamp)
         put(maxTimestamp)
-        put(UInt32(entries.count))
+        put(UInt32(stored.count))
         put(UInt32(0))
-        for entry in entries {
+        for entry in stored {
             put(UInt32(entry.offset - baseOffset))
             put(UInt64(entry.position))
             put(entry.maxTimestampBefore)
@@ -50,7 +56,9 @@ struct SegmentIndex: Equatable {
         return bytes
     }
 
-    /// Parses an index file; nil when it is damaged in any way.
+    /// Parses an index file; nil when it is damaged in any way. Fields are
+    /// range-checked so that no arithmetic on them can overflow, even for
+    /// bytes that pass the checksum by chance (the same bounds as batch headers).
     static func parse(_ bytes: [UInt8]) -> SegmentIndex? {
         guard bytes.count >= headerSize + 4 else { return nil }
         return bytes.withUnsafeBytes { raw -> SegmentIndex? in
@@ -63,15 +71,18 @@ struct SegmentIndex: Equatable {
             let count = Int(get(48, UInt32.self))
             guard raw.count == headerSize + count * entrySize + 4 else { return nil }
             let base = get(8, Int64.self)
+            let next = get(16, Int64.self)
+            guard (0...BatchHeader.maximumBaseOffset).contains(base), next >= base,
+                  get(24, Int64.self) >= 0 else { return nil }
             var entries: [IndexEntry] = []
             entries.reserveCapacity(count)
             for i in 0..<count {
                 let at = headerSize + i * entrySize
-                entries.append(IndexEntry(offset: base + Int64(get(at, UInt32.self)),
-                                          position: Int64(get(at + 4, UInt64.self)),
+                guard let position = Int64(exactly: get(at + 4, UInt64.self)) else { return nil }
+                entries.append(IndexEntry(offset: base + Int64(get(at, UInt32.self)), position: position,
                                           maxTimestampBefore: get(at + 12, Int64.self)))
             }
-            return SegmentIndex(baseOffset: base, nextOffset: get(16, Int64.self), length: get(24, Int64.self),
+            return SegmentIndex(baseOffset: base, nextOffset: next, length: get(24, Int64.self),
                                 minTimestamp: get(32, Int64.self), maxTimestamp: get(40, Int64.self),
                                 entries: entries)
         }
