@@ -185,7 +185,8 @@ public struct PartitionStatistics: Sendable, Equatable {
     /// Readings appended (written to a segment).
     public var appendedReadings: Int64 = 0
     public var syncs: Int64 = 0
-    /// Readings deleted by retention before every consumer had read them.
+    /// Readings deleted by retention before every registered consumer had
+    /// read them (with no consumer registered, nothing counts as unread).
     public var droppedUnconsumedReadings: Int64 = 0
     /// Readings refused: the topic's policy is reject-new and the budget is
     /// used up, or a single reading was too large for a batch.

@@ -77,6 +77,11 @@ struct PartitionState {
                 do {
                     try writePending(configuration: configuration, directory: directory)
                 } catch {
+                    // The readings not yet handed to a batch share its fate.
+                    if case .budgetExhausted(let topic, let rejected) = error as? LogError {
+                        statistics.rejectedReadings += Int64(remaining.count)
+                        throw LogError.budgetExhausted(topic: topic, rejectedReadings: rejected + remaining.count)
+                    }
                     statistics.failedReadings += Int64(remaining.count)
                     throw error
                 }
