@@ -21,7 +21,11 @@ final class Segment {
     /// not preallocate it, or the partitions' growing files would overrun it.
     var capacity: Int64 = 0
     /// Bytes counted against the disk budget.
-    var budgetBytes: Int64 { isSealed ? diskBytes : max(diskBytes, capacity) }
+    var budgetBytes: Int64 {
+        // A sealed segment's index file counts too (the active one has none).
+        isSealed ? diskBytes + Int64(SegmentIndex.headerSize + entries.count * SegmentIndex.entrySize + 4)
+            : max(diskBytes, capacity)
+    }
     /// Wall-clock milliseconds when the segment was created or recovered, for
     /// rolling by age.
     let openedAt: Int64
