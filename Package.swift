@@ -10,6 +10,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // CRC32C (SSE4.2 / ARMv8 CRC instructions, portable fallback) and fallocate.
@@ -23,10 +25,33 @@ let package = Package(
             ],
             exclude: ["FORMAT.md"]
         ),
+        // Readings' journey from source to sink: configuration, router, pipeline,
+        // the Source and Sink protocols, the simulated source and stdout sink.
+        .target(
+            name: "TributaryCore",
+            dependencies: [
+                "TributaryLog",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        // libsystemd (sd_notify, watchdog, journal), from Debian's libsystemd-dev.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // Running under systemd: readiness, status and watchdog notifications, journal logging.
+        .target(
+            name: "TributarySystemd",
+            dependencies: [
+                "TributaryCore",
+                "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "tributary",
             dependencies: [
                 "TributaryLog",
+                "TributaryCore",
+                "TributarySystemd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
@@ -39,6 +64,14 @@ let package = Package(
             name: "TributaryLogTests",
             // tributary-bench: CrashTests runs its crash-writer (and shares its workload code).
             dependencies: ["TributaryLog", "CTributaryShims", "tributary-bench"]
+        ),
+        .testTarget(
+            name: "TributaryCoreTests",
+            dependencies: ["TributaryCore"]
+        ),
+        .testTarget(
+            name: "TributarySystemdTests",
+            dependencies: ["TributarySystemd"]
         ),
         // Runs the built `tributary` binary as a subprocess (`swift build` builds it first).
         .testTarget(

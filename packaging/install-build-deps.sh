@@ -5,6 +5,9 @@ set -euo pipefail
 packages=(
   util-linux   # mount: the disk-full tests use a small tmpfs when run as root
   zstd         # the log benchmark measures whether per-batch compression would pay
+  pkg-config   # SwiftPM finds the system-library targets' flags (libsystemd, ...) through it
+  libsystemd-dev  # CSystemd: sd_notify, the watchdog and journal logging
+  systemd      # systemd-analyze: the tests verify systemd/tributary.service
 )
 as_root=()
 [ "$(id -u)" -eq 0 ] || as_root=(sudo)

@@ -11,7 +11,7 @@ import Glibc
 struct Tributary: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Stores sensor readings in a local, partitioned log and forwards them upstream.",
-        subcommands: [LogCommand.self]
+        subcommands: [LogCommand.self, CheckConfigCommand.self]
     )
 
     /// Parses and runs like ArgumentParser's own `main`, but reports the

@@ -1,0 +1,47 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Reads small text files (the configuration, secrets, /etc/machine-id) whole.
+enum TextFile {
+    /// Why a file could not be read, in words for an error message.
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The file's contents as UTF-8 (invalid bytes replaced).
+    /// - Throws: `Failure` with strerror's words, or when the file is larger than `limit`.
+    static func read(_ path: String, limit: Int = 1 << 20) throws(Failure) -> String {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw Failure(description: String(cString: strerror(errno))) }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16 << 10)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw Failure(description: String(cString: strerror(errno)))
+            }
+            if count == 0 { break }
+            bytes.append(contentsOf: chunk[0..<count])
+            guard bytes.count <= limit else { throw Failure(description: "larger than \(limit) bytes") }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Reads secrets (passwords, keys) kept in their own files, so the main
+/// configuration can be world-readable while the secret is not.
+public enum SecretFile {
+    /// The secret in the file at `path`, without its trailing newline (`\n` or `\r\n`).
+    /// - Throws: an error whose description says why the file could not be read.
+    public static func read(_ path: String) throws -> String {
+        var text = try TextFile.read(path, limit: 64 << 10)
+        // "\r\n" is one Character in Swift: removeLast takes it whole.
+        if text.hasSuffix("\r\n") || text.hasSuffix("\n") { text.removeLast() }
+        return text
+    }
+}

@@ -1,0 +1,131 @@
+/// Everything `/etc/tributary/tributary.toml` says, validated.
+///
+/// Load it with `load(path:)`; every mistake in the file comes back at once
+/// as `ConfigurationErrors`, each naming the file, line and key.
+public struct TributaryConfiguration: Sendable, Equatable {
+    /// Where the daemon looks when no path is given.
+    public static let defaultPath = "/etc/tributary/tributary.toml"
+
+    /// `device.id`, or the machine id.
+    public var deviceID: String
+    public var log: LogSettings
+    /// Topics by name.
+    public var topics: [String: TopicSettings]
+    public var sources: [SourceConfiguration]
+    public var sinks: [SinkConfiguration]
+    public var metrics: MetricsConfiguration
+
+    /// A configuration made in code (the demo's, tests').
+    public init(deviceID: String, log: LogSettings = LogSettings(), topics: [String: TopicSettings],
+                sources: [SourceConfiguration] = [], sinks: [SinkConfiguration] = [],
+                metrics: MetricsConfiguration = MetricsConfiguration()) {
+        self.deviceID = deviceID
+        self.log = log
+        self.topics = topics
+        self.sources = sources
+        self.sinks = sinks
+        self.metrics = metrics
+    }
+
+    /// Reads and validates the file at `path`.
+    /// - Parameter machineIDPath: read for the device id when the file gives none.
+    /// - Throws: `ConfigurationErrors` listing every mistake, the file's being unreadable included.
+    public static func load(path: String = defaultPath,
+                            machineIDPath: String = "/etc/machine-id") throws(ConfigurationErrors) -> Self {
+        let text: String
+        do {
+            text = try TextFile.read(path)
+        } catch {
+            throw ConfigurationErrors([ConfigurationError(file: path, line: nil, key: "",
+                                                          message: "cannot read the configuration: \(error)")])
+        }
+        return try parse(text, file: path, machineIDPath: machineIDPath)
+    }
+
+    /// Validates `text` as if read from `file` (which names it in errors and
+    /// anchors relative secret paths).
+    /// - Throws: `ConfigurationErrors` listing every mistake.
+    public static func parse(_ text: String, file: String,
+                             machineIDPath: String = "/etc/machine-id") throws(ConfigurationErrors) -> Self {
+        let root: [String: ConfigurationNode]
+        do {
+            root = try ConfigurationNode.parse(text)
+        } catch {
+            throw ConfigurationErrors([syntaxError(error, file: file)])
+        }
+        let diagnostics = ConfigurationDiagnostics(file: file, sourceMap: ConfigurationSourceMap(text: text))
+        let reader = TableReader(path: ConfigurationPath(), entries: root, diagnostics: diagnostics)
+        let configuration = read(reader, machineIDPath: machineIDPath)
+        guard diagnostics.errors.isEmpty, let configuration else { throw ConfigurationErrors(diagnostics.errors) }
+        return configuration
+    }
+
+    private static func read(_ root: TableReader, machineIDPath: String) -> Self? {
+        let diagnostics = root.diagnostics
+        let deviceID = DeviceIdentity.read(root.table("device"), diagnostics: diagnostics,
+                                           machineIDPath: machineIDPath)
+        let log = LogSettings.read(root.table("log"))
+        let topics = readTopics(root)
+        let names = Set(topics.keys)
+        let sources = (root.tables("sources") ?? []).enumerated().compactMap { index, table in
+            SourceConfiguration.read(table, index: index, topics: names)
+        }
+        let sinks = (root.tables("sinks") ?? []).enumerated().compactMap { index, table in
+            SinkConfiguration.read(table, index: index, topics: names)
+        }
+        reportDuplicates(sources.map(\.name), in: "sources", diagnostics)
+        reportDuplicates(sinks.map(\.name), in: "sinks", diagnostics)
+        let metrics = MetricsConfiguration.read(root.table("metrics"))
+        root.finish()
+        guard let deviceID else { return nil }
+        let configuration = TributaryConfiguration(deviceID: deviceID, log: log, topics: topics, sources: sources,
+                                                   sinks: sinks, metrics: metrics)
+        checkDiskBudget(configuration, diagnostics)
+        return configuration
+    }
+
+    private static func readTopics(_ root: TableReader) -> [String: TopicSettings] {
+        guard let table = root.table("topics") else {
+            root.reportMissing("topics", expected: "at least one topic, like [topics.readings]")
+            return [:]
+        }
+        var topics: [String: TopicSettings] = [:]
+        for name in table.keys {
+            guard let topic = table.table(name) else { continue }
+            if !TopicSettings.isValidName(name) {
+                table.report(name, "expected a topic name of 1 to 64 of A-Z a-z 0-9 . _ - (it names directories)")
+            }
+            topics[name] = TopicSettings.read(topic)
+        }
+        if topics.isEmpty && table.keys.isEmpty {
+            root.report("topics", "expected at least one topic, like [topics.readings], found none")
+        }
+        table.finish()
+        return topics
+    }
+
+    private static func reportDuplicates(_ names: [String], in key: String, _ diagnostics: ConfigurationDiagnostics) {
+        var seen = Set<String>()
+        for (index, name) in names.enumerated() where !seen.insert(name).inserted {
+            diagnostics.report(ConfigurationPath([.key(key), .index(index), .key("name")]),
+                               "another entry of \(key) is already named \"\(name)\"; names must be unique")
+        }
+    }
+
+    /// The log's own rule: every partition needs its active segment and room to roll one more.
+    private static func checkDiskBudget(_ configuration: Self, _ diagnostics: ConfigurationDiagnostics) {
+        guard let budget = configuration.log.diskBudget else { return }
+        let partitions = configuration.topics.values.reduce(0) { $0 + $1.partitions }
+        let (needed, overflow) = Int64(max(partitions, 1) + 1).multipliedReportingOverflow(
+            by: configuration.log.segmentBytes)
+        guard overflow || budget < needed else { return }
+        diagnostics.report(ConfigurationPath([.key("log"), .key("disk_budget")]),
+                           "expected at least \(needed) bytes ((\(partitions) partitions + 1) x segment_size), "
+                               + "found \(budget)")
+    }
+
+    private static func syntaxError(_ error: ConfigurationNode.SyntaxError, file: String) -> ConfigurationError {
+        ConfigurationError(file: file, line: error.line, column: error.column, key: "",
+                           message: "not valid TOML: \(error.message)")
+    }
+}
