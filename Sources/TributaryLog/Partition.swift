@@ -15,7 +15,8 @@ public final class Partition: Sendable {
     public let isReadOnly: Bool
     /// What opening the partition found and repaired.
     public let recovery: RecoveryReport
-    let configuration: LogConfiguration
+    /// The settings the partition was opened with (flush policy, sizes).
+    public let configuration: LogConfiguration
     let state: Mutex<PartitionState>
 
     init(topic: String, id: Int, directory: String, configuration: LogConfiguration, readOnly: Bool,

@@ -49,7 +49,7 @@ struct ValueSequence: CustomTestStringConvertible, Sendable {
             .double(.nan), .double(.infinity), .double(-.infinity), .double(.infinity),
             .double(0.0), .double(-0.0), .double(0.0), .double(-0.0), .double(-0.0),
             .double(.leastNonzeroMagnitude), .double(-.leastNonzeroMagnitude),
-            .double(.leastNormalMagnitude), .double(2.2e-310), .double(.ulpOfOne),
+            .double(.leastNormalMagnitude), .double(Double(bitPattern: 0x0000_1234_5678_9ABC)), .double(.ulpOfOne),
             .double(.greatestFiniteMagnitude), .double(-.greatestFiniteMagnitude), .double(.pi),
         ]),
         .init(name: "decimal doubles", values: [

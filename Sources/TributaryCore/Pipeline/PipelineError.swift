@@ -1,0 +1,20 @@
+/// Errors of the pipeline that moves readings from sources through the log to sinks.
+public enum PipelineError: Error, Equatable, CustomStringConvertible {
+    /// The system refused to start a thread (`pthread_create`'s error number).
+    case threadUnavailable(name: String, errno: Int32)
+    /// Readings were sent to a writer that is stopping or stopped.
+    case writerStopped(topic: String, partition: Int)
+    /// A source sent readings to a topic the log does not have.
+    case unknownTopic(String)
+
+    public var description: String {
+        switch self {
+        case let .threadUnavailable(name, errno):
+            return "could not start thread \(name) (error \(errno)); the system is out of threads or memory"
+        case let .writerStopped(topic, partition):
+            return "the writer of \(topic)-\(partition) is stopping; the readings were not accepted"
+        case let .unknownTopic(topic):
+            return "no topic \(topic) in the log; declare it under [topics] in the configuration"
+        }
+    }
+}
