@@ -55,6 +55,7 @@ struct PartitionState {
 
     mutating func append<C: Collection>(_ readings: C, configuration: LogConfiguration,
                                         directory: String) throws where C.Element == Reading {
+        if unusable != nil { statistics.failedReadings += Int64(readings.count) }
         try checkUsable()
         var remaining = readings[...]
         var oversized: LogError?
