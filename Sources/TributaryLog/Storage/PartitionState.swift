@@ -55,8 +55,10 @@ struct PartitionState {
 
     mutating func append<C: Collection>(_ readings: C, configuration: LogConfiguration,
                                         directory: String) throws where C.Element == Reading {
-        if unusable != nil { statistics.failedReadings += Int64(readings.count) }
-        try checkUsable()
+        if let unusable {
+            statistics.failedReadings += Int64(readings.count)
+            throw LogError.unusable(path: unusable)
+        }
         var remaining = readings[...]
         var oversized: LogError?
         while !remaining.isEmpty {
