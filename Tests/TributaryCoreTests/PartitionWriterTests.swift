@@ -6,19 +6,26 @@ import Testing
 import TributaryLog
 @testable import TributaryCore
 
+/// Runs `body` with a new empty directory, removed afterwards.
+private func withTemporaryDirectory(_ label: String, _ body: (String) async throws -> Void) async throws {
+    var template = Array("/tmp/tributary-\(label)-XXXXXX".utf8CString)
+    let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+    let directory = try #require(made.map { String(cString: $0) })
+    defer { _ = system("rm -rf '\(directory)'") }
+    try await body(directory)
+}
+
 @Suite("Partition writer")
 struct PartitionWriterTests {
     private func withLog(_ flush: FlushPolicy, _ body: (Log, Partition) async throws -> Void) async throws {
-        var template = Array("/tmp/tributary-writer-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        let directory = try #require(made.map { String(cString: $0) })
-        defer { _ = system("rm -rf '\(directory)'") }
-        var configuration = LogConfiguration(directory: directory)
-        configuration.flush = flush
-        configuration.segmentBytes = 64 << 10
-        let log = try Log.open(configuration)
-        try await body(log, try log.topic("t", creatingWith: 1)[0])
-        try log.close()
+        try await withTemporaryDirectory("writer") { directory in
+            var configuration = LogConfiguration(directory: directory)
+            configuration.flush = flush
+            configuration.segmentBytes = 64 << 10
+            let log = try Log.open(configuration)
+            try await body(log, try log.topic("t", creatingWith: 1)[0])
+            try log.close()
+        }
     }
 
     private static let logger = Logger(label: "test")
@@ -92,20 +99,17 @@ struct PartitionWriterTests {
 struct RouterTests {
     @Test("a sensor's readings all go to the partition its id hashes to, in order; an unknown topic is an error")
     func sensorsStayInTheirPartition() async throws {
-        var template = Array("/tmp/tributary-router-XXXXXX".utf8CString)
-        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        let directory = try #require(made.map { String(cString: $0) })
-        defer { _ = system("rm -rf '\(directory)'") }
-        var configuration = LogConfiguration(directory: directory)
-        configuration.flush = .everyBatch
-        let log = try Log.open(configuration)
-        let partitions = try log.topic("t", creatingWith: 3)
-        let writers = try partitions.map { try PartitionWriter(partition: $0, logger: Logger(label: "test")) }
-        let router = Router(writers: ["t": writers])
-        let sensors = (0..<12).map { "sensor-\($0)" }
-        for round in 0..<20 {
-            try await router.send(sensors.map { Reading(sensor: $0, timestamp: Int64(round), value: .int(Int64(round))) },
-                                  to: "t")
+        try await withTemporaryDirectory("router") { directory in
+            var configuration = LogConfiguration(directory: directory)
+            configuration.flush = .everyBatch
+            let log = try Log.open(configuration)
+            let partitions = try log.topic("t", creatingWith: 3)
+            let writers = try partitions.map { try PartitionWriter(partition: $0, logger: Logger(label: "test")) }
+            let router = Router(writers: ["t": writers])
+            let sensors = (0..<12).map { "sensor-\($0)" }
+            for round in 0..<20 {
+                try await router.send(sensors.map { Reading(sensor: $0, timestamp: Int64(round), value: .int(Int64(round))) },
+                                      to: "t")
         }
         await #expect(throws: PipelineError.unknownTopic("nope")) {
             try await router.send([Reading(sensor: "x", timestamp: 0, value: .int(0))], to: "nope")
@@ -127,5 +131,6 @@ struct RouterTests {
         }
         #expect(partitions.reduce(0) { $0 + $1.durableOffset } == 240)
         try log.close()
+        }
     }
 }
