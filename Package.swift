@@ -12,6 +12,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // CRC32C (SSE4.2 / ARMv8 CRC instructions, portable fallback) and fallocate.
@@ -33,6 +36,22 @@ let package = Package(
                 "TributaryLog",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        // Prometheus text on /metrics and JSON on /status over HTTP (SwiftNIO), and the
+        // client `tributary status` uses.
+        .target(
+            name: "TributaryMetrics",
+            dependencies: [
+                "TributaryCore",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // libsystemd (sd_notify, watchdog, journal), from Debian's libsystemd-dev.
@@ -52,7 +71,10 @@ let package = Package(
                 "TributaryLog",
                 "TributaryCore",
                 "TributarySystemd",
+                "TributaryMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
@@ -68,6 +90,10 @@ let package = Package(
         .testTarget(
             name: "TributaryCoreTests",
             dependencies: ["TributaryCore"]
+        ),
+        .testTarget(
+            name: "TributaryMetricsTests",
+            dependencies: ["TributaryMetrics"]
         ),
         .testTarget(
             name: "TributarySystemdTests",

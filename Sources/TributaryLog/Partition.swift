@@ -18,6 +18,7 @@ public final class Partition: Sendable {
     /// The settings the partition was opened with (flush policy, sizes).
     public let configuration: LogConfiguration
     let state: Mutex<PartitionState>
+    private let durableListeners = Mutex<(next: Int, listeners: [Int: @Sendable (Int64) -> Void])>((0, [:]))
 
     init(topic: String, id: Int, directory: String, configuration: LogConfiguration, readOnly: Bool,
          log: Log) throws {
@@ -26,7 +27,7 @@ public final class Partition: Sendable {
         self.directory = directory
         self.configuration = configuration
         self.isReadOnly = readOnly
-        let now = Clock.wallMilliseconds()
+        let now = SystemClock.wallMilliseconds()
         let loaded = try PartitionLoader.load(directory: directory, topic: topic, partition: id,
                                               configuration: configuration, readOnly: readOnly, now: now)
         var report = loaded.report
@@ -34,7 +35,7 @@ public final class Partition: Sendable {
                                                   readOnly: readOnly, report: &report)
         self.recovery = report
         self.state = Mutex(PartitionState(topic: topic, segments: loaded.segments, consumers: consumers,
-                                          lastSync: Clock.monotonicMilliseconds(), budget: log.budget))
+                                          lastSync: SystemClock.monotonicMilliseconds(), budget: log.budget))
         state.withLock { $0.owner = self }
         log.budget.register(self)
     }
@@ -75,7 +76,7 @@ public final class Partition: Sendable {
     }
 
     private func append(slice readings: ArraySlice<Reading>) throws {
-        try state.withLock { state in
+        try advancingDurable { state in
             try state.append(readings, configuration: configuration, directory: directory)
             switch configuration.flush {
             case .everyBatch:
@@ -91,13 +92,13 @@ public final class Partition: Sendable {
     /// Writes any collected readings and makes everything appended durable.
     public func sync() throws {
         guard !isReadOnly else { return }
-        try state.withLock { try $0.sync(configuration: configuration, directory: directory) }
+        try advancingDurable { try $0.sync(configuration: configuration, directory: directory) }
     }
 
     /// Syncs if the `.interval` policy says it is time; call it from a timer.
     public func syncIfDue() throws {
         guard !isReadOnly, case let .interval(delay, bytes) = configuration.flush else { return }
-        try state.withLock { state in
+        try advancingDurable { state in
             if state.isSyncDue(maxDelay: delay, maxBytes: bytes) {
                 try state.sync(configuration: configuration, directory: directory)
             }
@@ -113,6 +114,45 @@ public final class Partition: Sendable {
             try state.sync(configuration: configuration, directory: directory)
             try state.segments.last?.seal()
         }
+    }
+
+    /// Runs `body` under the lock and, if it moved the durable watermark,
+    /// tells the listeners afterwards (outside the lock, so they may read the
+    /// partition), even when `body` threw after part of its work was durable.
+    private func advancingDurable<T: Sendable>(_ body: (inout sending PartitionState) throws -> sending T) throws -> T {
+        var before: Int64 = 0
+        var after: Int64 = 0
+        defer {
+            if after > before {
+                let listeners = durableListeners.withLock { Array($0.listeners.values) }
+                for listener in listeners { listener(after) }
+            }
+        }
+        return try state.withLock { state in
+            before = state.durableOffset
+            defer { after = state.durableOffset }
+            return try body(&state)
+        }
+    }
+
+    // MARK: Waiting for readings
+
+    /// Calls `listener` with the new durable offset each time readings become
+    /// durable, on the thread that made them so, after the partition's lock
+    /// is released. It must be quick (wake a waiter, not do the work). Lets
+    /// consumers sleep until there is something to read instead of polling.
+    /// - Returns: a token for `removeDurableListener`.
+    public func addDurableListener(_ listener: @escaping @Sendable (Int64) -> Void) -> Int {
+        durableListeners.withLock { table in
+            defer { table.next += 1 }
+            table.listeners[table.next] = listener
+            return table.next
+        }
+    }
+
+    /// Stops calling the listener `token` named.
+    public func removeDurableListener(_ token: Int) {
+        _ = durableListeners.withLock { $0.listeners.removeValue(forKey: token) }
     }
 
     // MARK: Reading
@@ -132,7 +172,7 @@ public final class Partition: Sendable {
     /// process has written since the last look.
     public func refresh() throws {
         guard isReadOnly else { return }
-        try state.withLock { try $0.refreshReadOnly(directory: directory, topic: topic, id: id,
+        try advancingDurable { try $0.refreshReadOnly(directory: directory, topic: topic, id: id,
                                                      configuration: configuration) }
     }
 

@@ -19,7 +19,7 @@ extension Log {
     @discardableResult
     public func enforceRetention(now: Int64? = nil) throws -> RetentionReport {
         precondition(!isReadOnly, "retention on a log opened read-only")
-        let now = now ?? Clock.wallMilliseconds()
+        let now = now ?? SystemClock.wallMilliseconds()
         var report = RetentionReport()
         for topic in topics {
             guard let partitions = partitions(of: topic) else { continue }

@@ -160,10 +160,12 @@ enum Syscalls {
     }
 }
 
-/// Wall-clock and monotonic milliseconds.
-enum Clock {
-    static func wallMilliseconds() -> Int64 { read(CLOCK_REALTIME) }
-    static func monotonicMilliseconds() -> Int64 { read(CLOCK_MONOTONIC) }
+/// The system clocks, in milliseconds.
+public enum SystemClock {
+    /// Milliseconds since the Unix epoch (CLOCK_REALTIME).
+    public static func wallMilliseconds() -> Int64 { read(CLOCK_REALTIME) }
+    /// Milliseconds since an arbitrary point, never going back (CLOCK_MONOTONIC).
+    public static func monotonicMilliseconds() -> Int64 { read(CLOCK_MONOTONIC) }
 
     private static func read(_ clock: clockid_t) -> Int64 {
         var now = timespec()

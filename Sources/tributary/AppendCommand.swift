@@ -1,4 +1,5 @@
 import ArgumentParser
+import TributaryCore
 import TributaryLog
 
 /// `tributary log append`: the kcat -P of the local log, for backfills and

@@ -1,3 +1,5 @@
+import SystemPackage
+
 /// Errors of the `tributary` command itself (the engine's are `LogError`).
 /// Each says what went wrong and what to do about it.
 enum CommandFailure: Error, CustomStringConvertible {
@@ -6,6 +8,8 @@ enum CommandFailure: Error, CustomStringConvertible {
     /// the lines before it were appended and are durable.
     case malformedLine(number: Int, problem: String, appended: Int)
     case partitionCountMismatch(topic: String, existing: Int, requested: Int)
+    case cannotCreateDirectory(String, errno: Errno)
+    case metricsDisabled(path: String)
 
     var description: String {
         switch self {
@@ -20,6 +24,11 @@ enum CommandFailure: Error, CustomStringConvertible {
         case let .partitionCountMismatch(topic, existing, requested):
             return "topic \(topic) already has \(existing) partitions, not \(requested); "
                 + "leave out --partitions to append to the existing ones"
+        case let .cannotCreateDirectory(base, errno):
+            return "cannot create a temporary directory in \(base) (\(errno)); give one with --data"
+        case let .metricsDisabled(path):
+            return "[metrics] is disabled in \(path), so the daemon serves no status; enable it, "
+                + "or give --address"
         }
     }
 }

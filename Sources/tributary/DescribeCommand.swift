@@ -1,4 +1,5 @@
 import ArgumentParser
+import TributaryCore
 import TributaryLog
 
 /// `tributary log describe`: what the log holds, per topic-partition and consumer.

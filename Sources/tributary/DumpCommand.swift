@@ -1,4 +1,5 @@
 import ArgumentParser
+import TributaryCore
 import TributaryLog
 
 /// `tributary log dump`: readings as JSON lines, streamed one batch at a time.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TributaryCore
 import TributaryLog
 
 /// `tributary log`: the kcat and kafka-dump-log of the local log.

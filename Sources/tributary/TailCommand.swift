@@ -1,5 +1,6 @@
 import ArgumentParser
 import SystemPackage
+import TributaryCore
 import TributaryLog
 
 /// `tributary log tail`: follows a topic as a daemon appends to it.

@@ -8,16 +8,17 @@ import Glibc
 
 /// The `tributary` executable: argument parsing and wiring only.
 @main
-struct Tributary: ParsableCommand {
+struct Tributary: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Stores sensor readings in a local, partitioned log and forwards them upstream.",
-        subcommands: [LogCommand.self, CheckConfigCommand.self]
+        subcommands: [RunCommand.self, DemoCommand.self, CheckConfigCommand.self, LogCommand.self,
+                      StatusCommand.self]
     )
 
     /// Parses and runs like ArgumentParser's own `main`, but reports the
     /// world's errors (a locked directory, a full disk, a bad input line) as
     /// one "error: ..." line and exit status 1, never a crash.
-    static func main() {
+    static func main() async {
         // A closed pipe on stdout becomes EPIPE from write, handled as OutputClosed.
         signal(SIGPIPE, SIG_IGN)
         var command: ParsableCommand
@@ -27,7 +28,11 @@ struct Tributary: ParsableCommand {
             exit(withError: error)
         }
         do {
-            try command.run()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
         } catch is OutputClosed {
             exit(withError: ExitCode.success)
         } catch let error as LogError {
@@ -36,6 +41,9 @@ struct Tributary: ParsableCommand {
             fail(error)
         } catch let error as Errno {
             fail("reading input or writing output failed: \(error)")
+        } catch let error as any Error & CustomStringConvertible where !(error is CleanExit) {
+            // The pipeline's, the metrics endpoint's and systemd's errors all say what to do.
+            fail(error)
         } catch {
             // ArgumentParser's own (help requested by a command group, exit
             // codes) and anything unforeseen: its usual handling.

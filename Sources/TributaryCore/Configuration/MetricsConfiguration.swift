@@ -29,7 +29,7 @@ public struct MetricsConfiguration: Sendable, Equatable {
     }
 
     /// Splits `host:port` or `[v6]:port`; nil unless the port is 1-65535 and the host non-empty.
-    static func parseListen(_ text: String) -> (String, Int)? {
+    public static func parseListen(_ text: String) -> (String, Int)? {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
               (1...65_535).contains(port) else { return nil }
         var host = String(text[..<colon])

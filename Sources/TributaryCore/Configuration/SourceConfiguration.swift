@@ -11,12 +11,16 @@ public struct SourceConfiguration: Sendable, Equatable {
     /// The topic its readings are stored in.
     public var topic: String
     public var kind: Kind
+    /// `dead_letter_topic`: where input the source cannot read is kept, raw;
+    /// nil: such input is only counted and logged.
+    public var deadLetterTopic: String?
 
     /// A source of `kind` named `name` writing to `topic`.
-    public init(name: String, topic: String, kind: Kind) {
+    public init(name: String, topic: String, kind: Kind, deadLetterTopic: String? = nil) {
         self.name = name
         self.topic = topic
         self.kind = kind
+        self.deadLetterTopic = deadLetterTopic
     }
 
     /// Types this version implements, and the ones planned.
@@ -28,23 +32,29 @@ public struct SourceConfiguration: Sendable, Equatable {
             return nil
         }
         let name = table.string("name", expected: "a name for the source") ?? "\(type)-\(index)"
-        let topic = readTopic(table, topics: topics)
+        if !TopicSettings.isValidName(name) {
+            table.report("name", "expected 1 to 64 of A-Z a-z 0-9 . _ - (it names the sensors), found \"\(name)\"")
+        }
+        let topic = readTopic("topic", table, topics: topics)
+        let deadLetterTopic = table.value("dead_letter_topic") == nil
+            ? nil : readTopic("dead_letter_topic", table, topics: topics)
         let simulated = SimulatedSourceConfiguration.read(table)
         table.finish()
         guard let topic else { return nil }
-        return SourceConfiguration(name: name, topic: topic, kind: .simulated(simulated))
+        return SourceConfiguration(name: name, topic: topic, kind: .simulated(simulated),
+                                   deadLetterTopic: deadLetterTopic)
     }
 
-    private static func readTopic(_ table: TableReader, topics: Set<String>) -> String? {
-        guard table.value("topic") != nil else {
-            table.reportMissing("topic", expected: "the name of a topic defined under [topics]")
+    private static func readTopic(_ key: String, _ table: TableReader, topics: Set<String>) -> String? {
+        guard table.value(key) != nil else {
+            table.reportMissing(key, expected: "the name of a topic defined under [topics]")
             return nil
         }
-        guard let topic = table.string("topic", expected: "the name of a topic defined under [topics]") else {
+        guard let topic = table.string(key, expected: "the name of a topic defined under [topics]") else {
             return nil
         }
         guard topics.contains(topic) else {
-            table.report("topic", unknownTopicMessage(topic, topics: topics))
+            table.report(key, unknownTopicMessage(topic, topics: topics))
             return nil
         }
         return topic

@@ -6,6 +6,8 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible {
     case writerStopped(topic: String, partition: Int)
     /// A source sent readings to a topic the log does not have.
     case unknownTopic(String)
+    /// A blocking job was submitted to a worker thread that is stopping.
+    case workerStopped(name: String)
 
     public var description: String {
         switch self {
@@ -15,6 +17,8 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible {
             return "the writer of \(topic)-\(partition) is stopping; the readings were not accepted"
         case let .unknownTopic(topic):
             return "no topic \(topic) in the log; declare it under [topics] in the configuration"
+        case let .workerStopped(name):
+            return "the worker thread \(name) is stopping; the job was not run"
         }
     }
 }

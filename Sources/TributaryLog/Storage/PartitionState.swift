@@ -102,7 +102,7 @@ struct PartitionState {
     func isSyncDue(maxDelay: Int64, maxBytes: Int) -> Bool {
         guard !pending.isEmpty || unsyncedBytes > 0 else { return false }
         return unsyncedBytes >= maxBytes
-            || Clock.monotonicMilliseconds() - lastSync >= maxDelay
+            || SystemClock.monotonicMilliseconds() - lastSync >= maxDelay
     }
 
     /// Writes the collected readings, rolling first if the segment is too old.
@@ -115,7 +115,7 @@ struct PartitionState {
         let appendedBefore = statistics.appendedReadings
         do {
             if let active = segments.last, active.isSealed || (!active.isEmpty
-                && Clock.wallMilliseconds() - active.openedAt >= configuration.segmentMilliseconds) {
+                && SystemClock.wallMilliseconds() - active.openedAt >= configuration.segmentMilliseconds) {
                 try roll(configuration: configuration, directory: directory)
             }
             try writeBatch(pending[...], configuration: configuration, directory: directory)
@@ -175,7 +175,7 @@ struct PartitionState {
         durableOffset = segments.last?.nextOffset ?? durableOffset
         durableLength = segments.last?.length ?? 0
         unsyncedBytes = 0
-        lastSync = Clock.monotonicMilliseconds()
+        lastSync = SystemClock.monotonicMilliseconds()
         statistics.syncs += 1
     }
 
@@ -199,7 +199,7 @@ struct PartitionState {
         do {
             next = try Segment.create(baseOffset: old.nextOffset, directory: directory,
                                       capacity: configuration.segmentBytes,
-                                      preallocate: configuration.preallocate, now: Clock.wallMilliseconds())
+                                      preallocate: configuration.preallocate, now: SystemClock.wallMilliseconds())
         } catch {
             budget.add(-configuration.segmentBytes)
             throw error
@@ -300,7 +300,7 @@ struct PartitionState {
         } else {
             segments = try PartitionLoader.load(directory: directory, topic: topic, partition: id,
                                                 configuration: configuration, readOnly: true,
-                                                now: Clock.wallMilliseconds()).segments
+                                                now: SystemClock.wallMilliseconds()).segments
         }
         durableOffset = segments.last?.nextOffset ?? durableOffset
         durableLength = segments.last?.length ?? 0

@@ -12,15 +12,21 @@ import TributaryLog
 /// number for are strings: "NaN", "Infinity", "-Infinity", and "NaN(0x...)"
 /// with the 64-bit pattern for any NaN other than the standard one. Bytes
 /// are base64. `time` is for people; `timestamp` (ms) is what counts.
-enum ReadingJSON {
+public enum ReadingJSON {
     /// The standard quiet NaN, which prints as plain "NaN".
     private static let standardNaN = Double.nan.bitPattern
 
-    /// Appends `reading` as one JSON line, newline included.
-    static func writeLine(_ stored: StoredReading, partition: Int, to output: inout [UInt8]) {
+    /// Appends `reading` as one JSON line, newline included. With `origin`,
+    /// the line starts with `"device"` and `"topic"` fields (what a sink
+    /// sends, so the lines identify themselves).
+    public static func writeLine(_ stored: StoredReading, partition: Int, to output: inout [UInt8],
+                                 origin: (device: String, topic: String)? = nil) {
         let reading = stored.reading
         let (type, value) = typeAndValue(reading.value)
-        JSONValue.object([
+        let identity: [(key: String, value: JSONValue)] = origin.map {
+            [("device", .string($0.device)), ("topic", .string($0.topic))]
+        } ?? []
+        JSONValue.object(identity + [
             ("offset", .int(stored.offset)),
             ("partition", .int(partition)),
             ("timestamp", .int(reading.timestamp)),
@@ -51,8 +57,8 @@ enum ReadingJSON {
     }
 
     /// What is wrong with an input line, in words a user can act on.
-    struct Problem: Error, CustomStringConvertible {
-        var description: String
+    public struct Problem: Error, CustomStringConvertible {
+        public var description: String
         init(_ description: String) { self.description = description }
     }
 
@@ -61,7 +67,7 @@ enum ReadingJSON {
     /// are fields this format does not know. Without `type`, the type
     /// follows the JSON value: true/false is bool, a string is string, a
     /// whole number that fits in 64 bits is int, any other number is double.
-    static func reading(fromLine line: [UInt8]) throws(Problem) -> Reading {
+    public static func reading(fromLine line: [UInt8]) throws(Problem) -> Reading {
         let parsed: JSONValue
         do {
             parsed = try JSONParser.parse(line)

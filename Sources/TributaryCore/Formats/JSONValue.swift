@@ -1,12 +1,12 @@
 /// A JSON value with its object fields in order and its numbers as text.
 ///
-/// The CLI writes and reads JSON itself instead of with `JSONEncoder` and
+/// tributary writes and reads JSON itself instead of with `JSONEncoder` and
 /// `JSONDecoder`: the encoder does not keep field order (dump lines should
 /// read offset, partition, timestamp, ... in that order), and the decoder
 /// reports every problem as "not valid JSON", where `append` must say what is
 /// wrong and where. Numbers stay text so that an Int64 or a Double converts
 /// exactly, with a precise message when it does not fit.
-enum JSONValue: Equatable {
+public enum JSONValue: Equatable {
     case null
     case bool(Bool)
     /// The number exactly as written (valid JSON number syntax).
@@ -15,7 +15,7 @@ enum JSONValue: Equatable {
     case array([JSONValue])
     case object([(key: String, value: JSONValue)])
 
-    static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
+    public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
         case let (.bool(a), .bool(b)): return a == b
@@ -28,13 +28,13 @@ enum JSONValue: Equatable {
         }
     }
 
-    static func int(_ value: Int64) -> JSONValue { .number(String(value)) }
-    static func int(_ value: Int) -> JSONValue { .number(String(value)) }
+    public static func int(_ value: Int64) -> JSONValue { .number(String(value)) }
+    public static func int(_ value: Int) -> JSONValue { .number(String(value)) }
     /// nil becomes `null`.
-    static func int(_ value: Int64?) -> JSONValue { value.map { .int($0) } ?? .null }
+    public static func int(_ value: Int64?) -> JSONValue { value.map { .int($0) } ?? .null }
 
     /// What the value is, for error messages ("expected a string, found a number").
-    var kind: String {
+    public var kind: String {
         switch self {
         case .null: return "null"
         case .bool: return "a boolean"
@@ -46,7 +46,7 @@ enum JSONValue: Equatable {
     }
 
     /// Appends the value as compact JSON (no spaces), fields in their order.
-    func write(to output: inout [UInt8]) {
+    public func write(to output: inout [UInt8]) {
         switch self {
         case .null: output.append(contentsOf: "null".utf8)
         case let .bool(value): output.append(contentsOf: (value ? "true" : "false").utf8)
@@ -72,7 +72,7 @@ enum JSONValue: Equatable {
     }
 
     /// The value as compact JSON text.
-    var text: String {
+    public var text: String {
         var bytes: [UInt8] = []
         write(to: &bytes)
         return String(decoding: bytes, as: UTF8.self)

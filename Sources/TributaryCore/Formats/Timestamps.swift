@@ -1,14 +1,14 @@
 import FoundationEssentials
 
 /// Milliseconds since the Unix epoch, as the log stores them, to and from text.
-enum Timestamps {
+public enum Timestamps {
     private static let millisecondsPerDay: Int64 = 86_400_000
 
     /// ISO 8601 in UTC with milliseconds, for any Int64: years outside
     /// 0000...9999 use the expanded form with a sign (`+292278994-08-17T...`).
     /// Computed here rather than with `Date` so that every timestamp the log
     /// can hold prints, exactly, without going through a Double.
-    static func iso8601(milliseconds: Int64) -> String {
+    public static func iso8601(milliseconds: Int64) -> String {
         var days = milliseconds / millisecondsPerDay
         var rest = milliseconds % millisecondsPerDay
         if rest < 0 {
@@ -32,7 +32,7 @@ enum Timestamps {
     /// ISO 8601 date-time with `Z` or an offset and optional fraction
     /// (`2026-01-01T00:00:00Z`, `2026-01-01T01:00:00.5+01:00`), or a date
     /// alone (`2026-01-01`, midnight UTC).
-    static func parse(_ text: String) -> Int64? {
+    public static func parse(_ text: String) -> Int64? {
         if let milliseconds = Int64(text) { return milliseconds }
         let candidates = [text, text + "T00:00:00Z"]
         for candidate in candidates {

@@ -1,0 +1,61 @@
+import Dispatch
+import Synchronization
+
+/// A thread of its own that runs blocking calls (reads of the log, commits
+/// with fdatasync, writes to a pipe) one after another for async code, so
+/// they never block Swift's cooperative pool.
+///
+/// Thread-safe. Jobs run in the order they were submitted. After `stop`, the
+/// jobs already queued still run, new ones are refused, and the thread ends.
+public final class BlockingWorker: Sendable {
+    private let name: String
+    private let state = Mutex(State())
+    private let wake = DispatchSemaphore(value: 0)
+
+    private struct State {
+        var jobs: [@Sendable () -> Void] = []
+        var stopped = false
+    }
+
+    /// Starts the thread; `name` identifies it in errors.
+    public init(name: String) throws {
+        self.name = name
+        try DedicatedThread.start(name: name) { [self] in run() }
+    }
+
+    /// Runs `body` on the worker's thread and returns its result.
+    /// - Throws: what `body` throws, or `PipelineError.workerStopped` after `stop`.
+    public func perform<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
+            let accepted = state.withLock { state -> Bool in
+                guard !state.stopped else { return false }
+                state.jobs.append { continuation.resume(with: Result { try body() }) }
+                return true
+            }
+            if accepted {
+                wake.signal()
+            } else {
+                continuation.resume(throwing: PipelineError.workerStopped(name: name))
+            }
+        }
+    }
+
+    /// Lets the queued jobs finish, then ends the thread.
+    public func stop() {
+        state.withLock { $0.stopped = true }
+        wake.signal()
+    }
+
+    private func run() {
+        while true {
+            wake.wait()
+            let (jobs, stopped) = state.withLock { state in
+                defer { state.jobs.removeAll() }
+                return (state.jobs, state.stopped)
+            }
+            for job in jobs { job() }
+            if stopped && jobs.isEmpty { return }
+            if stopped { wake.signal() }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+/// Everything the running pipeline can tell about itself at one moment: what
+/// `/status` serves as JSON, what `/metrics` exports, what `tributary status`
+/// prints and what the demo's progress line shows.
+///
+/// Counters count since the daemon started; offsets and lags are the log's own.
+public struct PipelineSnapshot: Sendable, Codable, Equatable {
+    public var deviceID: String
+    /// Milliseconds since the epoch when the snapshot was taken.
+    public var timestamp: Int64
+    public var uptimeSeconds: Double
+    public var sources: [SourceStatus]
+    public var topics: [TopicStatus]
+    public var sinks: [SinkStatus]
+    public var disk: DiskStatus
+
+    public init(deviceID: String, timestamp: Int64, uptimeSeconds: Double, sources: [SourceStatus],
+                topics: [TopicStatus], sinks: [SinkStatus], disk: DiskStatus) {
+        self.deviceID = deviceID
+        self.timestamp = timestamp
+        self.uptimeSeconds = uptimeSeconds
+        self.sources = sources
+        self.topics = topics
+        self.sinks = sinks
+        self.disk = disk
+    }
+}
+
+/// One source: what it produced and what of it was unusable.
+public struct SourceStatus: Sendable, Codable, Equatable {
+    public var name: String
+    public var topic: String
+    /// Readings the source handed to the router.
+    public var received: Int64
+    /// Inputs that could not be turned into readings (counted, logged, maybe dead-lettered).
+    public var malformed: Int64
+
+    public init(name: String, topic: String, received: Int64, malformed: Int64) {
+        self.name = name
+        self.topic = topic
+        self.received = received
+        self.malformed = malformed
+    }
+}
+
+/// One topic and its partitions.
+public struct TopicStatus: Sendable, Codable, Equatable {
+    public var name: String
+    public var partitions: [PartitionStatus]
+
+    public init(name: String, partitions: [PartitionStatus]) {
+        self.name = name
+        self.partitions = partitions
+    }
+
+    /// Readings made durable, summed over partitions.
+    public var stored: Int64 { partitions.reduce(0) { $0 + $1.stored } }
+    /// Readings lost to retention, refusal or failed writes, summed over partitions.
+    public var dropped: Int64 { partitions.reduce(0) { $0 + $1.dropped } }
+}
+
+/// One partition: its offsets, its writer's queue, and what it lost.
+public struct PartitionStatus: Sendable, Codable, Equatable {
+    public var id: Int
+    public var startOffset: Int64
+    /// Readings below this offset are durable.
+    public var durableOffset: Int64
+    /// Readings appended since the daemon started (durable or about to be).
+    public var stored: Int64
+    /// Readings deleted by retention before every sink had them, refused under
+    /// reject-new, or discarded by a failed write, since the daemon started.
+    public var dropped: Int64
+    /// Readings waiting in the partition writer's queue.
+    public var queueDepth: Int
+    public var diskBytes: Int64
+
+    public init(id: Int, startOffset: Int64, durableOffset: Int64, stored: Int64, dropped: Int64, queueDepth: Int,
+                diskBytes: Int64) {
+        self.id = id
+        self.startOffset = startOffset
+        self.durableOffset = durableOffset
+        self.stored = stored
+        self.dropped = dropped
+        self.queueDepth = queueDepth
+        self.diskBytes = diskBytes
+    }
+}
+
+/// One sink: what it forwarded, how far behind it is, and whether its link is up.
+public struct SinkStatus: Sendable, Codable, Equatable {
+    public var name: String
+    /// Readings the upstream acknowledged since the daemon started.
+    public var forwarded: Int64
+    /// Deliveries that failed (the batch is sent again).
+    public var failures: Int64
+    /// Durable readings not yet acknowledged, over all the sink's partitions.
+    public var lag: Int64
+    /// Whether the last attempt to deliver succeeded.
+    public var linkUp: Bool
+    /// Milliseconds since the epoch of the last acknowledged delivery, if any.
+    public var lastUpload: Int64?
+    /// Per forwarded partition: its committed offset and lag.
+    public var partitions: [SinkPartitionStatus]
+
+    public init(name: String, forwarded: Int64, failures: Int64, lag: Int64, linkUp: Bool, lastUpload: Int64?,
+                partitions: [SinkPartitionStatus]) {
+        self.name = name
+        self.forwarded = forwarded
+        self.failures = failures
+        self.lag = lag
+        self.linkUp = linkUp
+        self.lastUpload = lastUpload
+        self.partitions = partitions
+    }
+}
+
+/// A sink's position in one partition.
+public struct SinkPartitionStatus: Sendable, Codable, Equatable {
+    public var topic: String
+    public var partition: Int
+    /// The offset the sink's forwarder will send next (acknowledged below it).
+    public var acknowledgedOffset: Int64
+    /// The offset committed to disk (a restart resumes here).
+    public var committedOffset: Int64
+    public var lag: Int64
+
+    public init(topic: String, partition: Int, acknowledgedOffset: Int64, committedOffset: Int64, lag: Int64) {
+        self.topic = topic
+        self.partition = partition
+        self.acknowledgedOffset = acknowledgedOffset
+        self.committedOffset = committedOffset
+        self.lag = lag
+    }
+}
+
+/// The log's disk use against its budget.
+public struct DiskStatus: Sendable, Codable, Equatable {
+    public var usedBytes: Int64
+    /// nil when no budget is set.
+    public var budgetBytes: Int64?
+
+    public init(usedBytes: Int64, budgetBytes: Int64?) {
+        self.usedBytes = usedBytes
+        self.budgetBytes = budgetBytes
+    }
+}

@@ -1,0 +1,91 @@
+import Prometheus
+import Synchronization
+import TributaryCore
+
+/// Turns pipeline snapshots into Prometheus text.
+///
+/// The pipeline keeps its own totals (the log counts what it stores and
+/// drops, the forwarders what they deliver); at each scrape the exporter
+/// moves its counters up to those totals and sets its gauges, so a counter
+/// never goes down while the daemon runs.
+final class PrometheusExporter: Sendable {
+    private let registry = PrometheusCollectorRegistry()
+    /// What each counter, by name and labels, was last moved to.
+    private let exported = Mutex<[String: Int64]>([:])
+    /// One scrape at a time, so concurrent scrapes cannot interleave updates.
+    private let scrape = Mutex(())
+
+    func render(_ snapshot: PipelineSnapshot) -> [UInt8] {
+        scrape.withLock { _ in
+            update(snapshot)
+            return registry.emitToBuffer()
+        }
+    }
+
+    private func update(_ snapshot: PipelineSnapshot) {
+        for source in snapshot.sources {
+            let labels = [("source", source.name), ("topic", source.topic)]
+            counter("tributary_source_readings_received_total", labels, source.received,
+                    "Readings a source handed to the log")
+            counter("tributary_source_readings_malformed_total", labels, source.malformed,
+                    "Inputs a source could not turn into readings")
+        }
+        for topic in snapshot.topics {
+            for partition in topic.partitions {
+                let labels = [("topic", topic.name), ("partition", "\(partition.id)")]
+                counter("tributary_log_readings_stored_total", labels, partition.stored,
+                        "Readings made durable in the log")
+                counter("tributary_log_readings_dropped_total", labels, partition.dropped,
+                        "Readings lost to retention before every sink had them, refused, or lost to failed writes")
+                gauge("tributary_log_queue_depth_readings", labels, Double(partition.queueDepth),
+                      "Readings waiting in the partition writer's queue")
+                gauge("tributary_log_durable_offset", labels, Double(partition.durableOffset),
+                      "Offset below which readings are durable")
+                gauge("tributary_log_partition_bytes", labels, Double(partition.diskBytes),
+                      "Bytes the partition takes on disk")
+            }
+        }
+        for sink in snapshot.sinks {
+            let labels = [("sink", sink.name)]
+            counter("tributary_sink_readings_forwarded_total", labels, sink.forwarded,
+                    "Readings the upstream acknowledged")
+            counter("tributary_sink_delivery_failures_total", labels, sink.failures,
+                    "Deliveries that failed and will be retried")
+            gauge("tributary_sink_link_up", labels, sink.linkUp ? 1 : 0,
+                  "1 if the last delivery succeeded, else 0")
+            gauge("tributary_sink_last_upload_timestamp_seconds", labels,
+                  sink.lastUpload.map { Double($0) / 1000 } ?? 0,
+                  "When the upstream last acknowledged a delivery (0: never since start)")
+            gauge("tributary_sink_lag_readings", labels, Double(sink.lag),
+                  "Durable readings the upstream has not acknowledged yet")
+            for partition in sink.partitions {
+                gauge("tributary_sink_partition_lag_readings",
+                      [("sink", sink.name), ("topic", partition.topic), ("partition", "\(partition.partition)")],
+                      Double(partition.lag), "Durable readings of the partition not acknowledged yet")
+            }
+        }
+        gauge("tributary_disk_used_bytes", [], Double(snapshot.disk.usedBytes), "Bytes the log takes on disk")
+        if let budget = snapshot.disk.budgetBytes {
+            gauge("tributary_disk_budget_bytes", [], Double(budget), "The log's disk budget")
+        }
+        gauge("tributary_uptime_seconds", [], snapshot.uptimeSeconds, "Seconds since the daemon started")
+    }
+
+    private func counter(_ name: String, _ labels: [(String, String)], _ total: Int64, _ help: String) {
+        let key = name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+        let delta = exported.withLock { exported -> Int64 in
+            let previous = exported[key] ?? 0
+            guard total > previous else { return 0 }
+            exported[key] = total
+            return total - previous
+        }
+        let counter = registry.makeCounter(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help),
+                                           labels: labels)
+        if delta > 0 { counter.increment(by: delta) }
+    }
+
+    private func gauge(_ name: String, _ labels: [(String, String)], _ value: Double, _ help: String) {
+        registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help), labels: labels)
+            .set(value)
+    }
+}

@@ -1,0 +1,157 @@
+import Logging
+import ServiceLifecycle
+import SystemPackage
+import TributaryCore
+import TributaryMetrics
+import TributarySystemd
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tributary run` and `tributary demo`: one pipeline, its metrics endpoint,
+/// systemd notifications and the watchdog, in one service group.
+///
+/// Start-up: the log is recovered and every part started before `READY=1`.
+/// The first SIGTERM or SIGINT (or the end of `duration`) sends `STOPPING=1`
+/// and shuts down gracefully: sources stop, writers drain and fsync,
+/// forwarders commit; the whole stop is bounded by `stopTimeout`. A second
+/// signal exits at once.
+struct Daemon {
+    var configuration: TributaryConfiguration
+    var logger: Logger
+    /// Where stdout sinks write (the demo's `--quiet` sends them to /dev/null).
+    var sinkOutput: FileDescriptor = .standardOutput
+    /// Stop by itself after this long (the demo's `--duration`).
+    var duration: Duration?
+    /// Called with every status update (the demo's progress line).
+    var onStatus: (@Sendable (PipelineSnapshot) -> Void)?
+    /// How often STATUS= (and `onStatus`) is refreshed.
+    var statusInterval: Duration = .seconds(5)
+
+    static let stopTimeout: Duration = .seconds(8)
+
+    /// Runs until stopped; returns the final snapshot after a clean stop.
+    func run() async throws -> PipelineSnapshot {
+        let notifier = SystemdNotifier()
+        try? notifier.status("recovering the log in \(configuration.log.directory)")
+        let pipeline = try Pipeline(configuration: configuration, sources: try makeSources(),
+                                    sinks: try makeSinks(), logger: logger)
+        reportRecovery(pipeline)
+        var services: [any Service] = []
+        if configuration.metrics.enabled {
+            let server = try await MetricsServer.bind(host: configuration.metrics.host,
+                                                      port: configuration.metrics.port,
+                                                      logger: logger) { pipeline.snapshot() }
+            logger.info("metrics on http://\(configuration.metrics.listen)/metrics, status on /status")
+            services.append(server)
+        }
+        if let timeout = try SystemdNotifier.watchdogTimeout() {
+            let pinger = WatchdogPinger(notifier: notifier, timeout: timeout, logger: logger) {
+                WatchdogProbe.progress(of: pipeline.snapshot())
+            }
+            services.append(UntilShutdown { await pinger.run() })
+        }
+        services.append(UntilShutdown { [statusInterval, onStatus] in
+            await StatusReporter(notifier: notifier, interval: statusInterval, onStatus: onStatus)
+                .run(snapshot: { pipeline.snapshot() })
+        })
+        services += pipeline.services
+        services.append(UntilShutdown { [logger] in
+            try? notifier.ready()
+            logger.notice("tributary is running", metadata: ["device": "\(configuration.deviceID)"])
+        })
+        var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = Self.stopTimeout
+        let group = ServiceGroup(configuration: groupConfiguration)
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            tasks.addTask { [logger, duration] in
+                await Self.stopOnSignalOrTimeout(signals, duration: duration, group: group, notifier: notifier,
+                                                 logger: logger)
+            }
+            try await tasks.next()
+            tasks.cancelAll()
+        }
+        try pipeline.close()
+        let final = pipeline.snapshot()
+        logger.notice("tributary stopped", metadata: [
+            "stored": "\(final.topics.reduce(0) { $0 + $1.stored })",
+            "forwarded": "\(final.sinks.reduce(0) { $0 + $1.forwarded })",
+        ])
+        return final
+    }
+
+    /// Waits for the first stop request and shuts the group down gracefully;
+    /// on a second signal, exits the process at once.
+    private static func stopOnSignalOrTimeout(_ signals: UnixSignalsSequence, duration: Duration?,
+                                              group: ServiceGroup, notifier: SystemdNotifier,
+                                              logger: Logger) async {
+        await withTaskGroup(of: String?.self) { waits in
+            waits.addTask {
+                for await signal in signals { return "\(signal)" }
+                return nil
+            }
+            if let duration {
+                waits.addTask {
+                    try? await Task.sleep(for: duration)
+                    return Task.isCancelled ? nil : "the demo's duration"
+                }
+            }
+            guard let reason = await waits.next() ?? nil else { return }
+            waits.cancelAll()
+            try? notifier.stopping()
+            logger.notice("stopping", metadata: ["reason": "\(reason)"])
+            await group.triggerGracefulShutdown()
+        }
+        for await signal in signals {
+            logger.warning("second \(signal): exiting at once; readings not yet durable are lost")
+            exit(130)
+        }
+    }
+
+    private func makeSources() throws -> [(Source, SourceConfiguration)] {
+        configuration.sources.map { source in
+            switch source.kind {
+            case let .simulated(sim): return (SimulatedSource(name: source.name, configuration: sim), source)
+            }
+        }
+    }
+
+    private func makeSinks() throws -> [(Sink, SinkConfiguration)] {
+        try configuration.sinks.map { sink in
+            switch sink.kind {
+            case .stdout: return (try StdoutSink(name: sink.name, output: sinkOutput), sink)
+            }
+        }
+    }
+
+    private func reportRecovery(_ pipeline: Pipeline) {
+        for report in pipeline.log.recovery where !report.isClean {
+            logger.warning("log recovered with repairs", metadata: [
+                "topic": "\(report.topic)", "partition": "\(report.partition)",
+                "readings.lost": "\(report.lostReadings)", "damaged.places": "\(report.damage.count)",
+                "tail.cut": "\(report.truncatedTail != nil)", "indexes.rebuilt": "\(report.rebuiltIndexes.count)",
+                "files.quarantined": "\(report.quarantined)",
+            ])
+        }
+    }
+}
+
+/// A service that runs `body` until graceful shutdown (cancelling it then)
+/// and stays in the group until the shutdown even if `body` returns early:
+/// in a service group, a service that returns stops the others.
+struct UntilShutdown: Service {
+    let body: @Sendable () async -> Void
+
+    init(_ body: @escaping @Sendable () async -> Void) {
+        self.body = body
+    }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await body() }
+        try? await gracefulShutdown()
+    }
+}

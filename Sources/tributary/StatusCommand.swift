@@ -1,0 +1,110 @@
+import ArgumentParser
+import FoundationEssentials
+import TributaryCore
+import TributaryMetrics
+
+/// `tributary status`: asks the running daemon how it is doing.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show a running daemon's sources, partitions, sinks and disk use.",
+        discussion: """
+            Asks the daemon's /status endpoint: --address if given, else [metrics] listen from \
+            --config, else 127.0.0.1:9464.
+            """
+    )
+
+    @Option(help: ArgumentHelp("The daemon's metrics address.", valueName: "host:port"))
+    var address: String?
+
+    @Option(name: .customLong("config"), help: ArgumentHelp("The configuration file.", valueName: "path"))
+    var path: String = TributaryConfiguration.defaultPath
+
+    @Flag(help: "Print the status as JSON, as the daemon serves it.")
+    var json = false
+
+    func run() async throws {
+        let (host, port) = try endpoint()
+        let snapshot = try await StatusClient.fetch(host: host, port: port)
+        let output = BufferedOutput()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            try output.write { $0 += Array(try! encoder.encode(snapshot)) }
+            try output.write(line: "")
+        } else {
+            try output.write(line: StatusTable.render(snapshot))
+        }
+        try output.flush()
+    }
+
+    private func endpoint() throws -> (String, Int) {
+        if let address {
+            guard let endpoint = MetricsConfiguration.parseListen(address) else {
+                throw ValidationError("--address: expected host:port like 127.0.0.1:9464")
+            }
+            return endpoint
+        }
+        if let configuration = try? TributaryConfiguration.load(path: path) {
+            guard configuration.metrics.enabled else {
+                throw CommandFailure.metricsDisabled(path: path)
+            }
+            return (configuration.metrics.host, configuration.metrics.port)
+        }
+        return ("127.0.0.1", 9464)
+    }
+}
+
+/// The status as aligned tables for people.
+enum StatusTable {
+    static func render(_ s: PipelineSnapshot) -> String {
+        var lines = ["device \(s.deviceID), up \(duration(s.uptimeSeconds)), disk \(StatusText.bytes(s.disk.usedBytes))"
+            + (s.disk.budgetBytes.map { " of \(StatusText.bytes($0))" } ?? "")]
+        lines.append("")
+        lines += table(["SOURCE", "TOPIC", "RECEIVED", "MALFORMED"], s.sources.map {
+            [$0.name, $0.topic, StatusText.grouped($0.received), StatusText.grouped($0.malformed)]
+        })
+        lines.append("")
+        lines += table(["TOPIC", "PARTITION", "START", "DURABLE", "STORED", "DROPPED", "QUEUE", "DISK"],
+                       s.topics.flatMap { topic in topic.partitions.map { p in
+                           [topic.name, "\(p.id)", "\(p.startOffset)", "\(p.durableOffset)",
+                            StatusText.grouped(p.stored), StatusText.grouped(p.dropped),
+                            StatusText.grouped(Int64(p.queueDepth)), StatusText.bytes(p.diskBytes)]
+                       } })
+        lines.append("")
+        lines += table(["SINK", "LINK", "FORWARDED", "FAILURES", "LAG", "LAST UPLOAD"], s.sinks.map { sink in
+            [sink.name, sink.linkUp ? "up" : "down", StatusText.grouped(sink.forwarded),
+             StatusText.grouped(sink.failures), StatusText.grouped(sink.lag),
+             sink.lastUpload.map { "\(duration(Double(s.timestamp - $0) / 1000)) ago" } ?? "never"]
+        })
+        return lines.joined(separator: "\n")
+    }
+
+    private static func table(_ header: [String], _ rows: [[String]]) -> [String] {
+        guard !rows.isEmpty else { return ["(no \(header[0].lowercased())s)"] }
+        let widths = header.indices.map { column in
+            ([header] + rows).map { $0[column].count }.max() ?? 0
+        }
+        return ([header] + rows).map { row in
+            row.enumerated().map { column, cell in
+                cell + String(repeating: " ", count: widths[column] - cell.count)
+            }.joined(separator: "  ").trimmingTrailingSpaces()
+        }
+    }
+
+    private static func duration(_ seconds: Double) -> String {
+        let whole = Int(max(0, seconds))
+        if whole < 60 { return "\(whole)s" }
+        if whole < 3600 { return "\(whole / 60)m \(whole % 60)s" }
+        if whole < 86_400 { return "\(whole / 3600)h \(whole % 3600 / 60)m" }
+        return "\(whole / 86_400)d \(whole % 86_400 / 3600)h"
+    }
+}
+
+extension String {
+    fileprivate func trimmingTrailingSpaces() -> String {
+        var text = self
+        while text.last == " " { text.removeLast() }
+        return text
+    }
+}
