@@ -82,6 +82,12 @@ let package = Package(
             name: "tributary-bench",
             dependencies: ["TributaryLog"]
         ),
+        // What the tests that run the built binary share: a process runner, scratch
+        // directories, a stand-in for systemd's notification socket.
+        .target(
+            name: "TributaryTestSupport",
+            path: "Tests/TributaryTestSupport"
+        ),
         .testTarget(
             name: "TributaryLogTests",
             // tributary-bench: CrashTests runs its crash-writer (and shares its workload code).
@@ -97,12 +103,18 @@ let package = Package(
         ),
         .testTarget(
             name: "TributarySystemdTests",
-            dependencies: ["TributarySystemd"]
+            dependencies: ["TributarySystemd", "TributaryTestSupport"]
+        ),
+        // The daemon end to end: `tributary run` and `demo` as processes, with a notification
+        // socket, signals, the metrics endpoint, and the log they leave behind.
+        .testTarget(
+            name: "TributaryDaemonTests",
+            dependencies: ["TributaryLog", "TributaryTestSupport"]
         ),
         // Runs the built `tributary` binary as a subprocess (`swift build` builds it first).
         .testTarget(
             name: "TributaryCLITests",
-            dependencies: ["TributaryLog"]
+            dependencies: ["TributaryLog", "TributaryTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

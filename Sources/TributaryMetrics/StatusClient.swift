@@ -4,6 +4,10 @@ import NIOHTTP1
 import NIOPosix
 import TributaryCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Asks a running daemon for its `/status`, as `tributary status` does.
 public enum StatusClient {
     /// Fetches and decodes `http://host:port/status`, giving up after `timeout`.
@@ -25,6 +29,11 @@ public enum StatusClient {
                             wrappingChannelSynchronously: channel)
                     }
                 }
+        } catch let error as NIOConnectionError {
+            let reason = error.connectionErrors.first.map { failure -> String in
+                (failure.error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(failure.error)"
+            }
+            throw MetricsError.noDaemon(address: address, reason: reason ?? "\(error)")
         } catch {
             throw MetricsError.noDaemon(address: address, reason: "\(error)")
         }

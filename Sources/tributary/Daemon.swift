@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import Synchronization
 import SystemPackage
 import TributaryCore
 import TributaryMetrics
@@ -66,13 +67,18 @@ struct Daemon {
         groupConfiguration.maximumGracefulShutdownDuration = Self.stopTimeout
         let group = ServiceGroup(configuration: groupConfiguration)
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let stop = StopRequest(group: group, notifier: notifier, logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            tasks.addTask { [logger, duration] in
-                await Self.stopOnSignalOrTimeout(signals, duration: duration, group: group, notifier: notifier,
-                                                 logger: logger)
+            tasks.addTask {
+                for await signal in signals { await stop.signalled(signal) }
             }
-            try await tasks.next()
+            if let duration {
+                tasks.addTask {
+                    try await Task.sleep(for: duration)
+                    await stop.request(reason: "the demo's duration")
+                }
+            }
+            try await group.run()
             tasks.cancelAll()
         }
         try pipeline.close()
@@ -82,34 +88,6 @@ struct Daemon {
             "forwarded": "\(final.sinks.reduce(0) { $0 + $1.forwarded })",
         ])
         return final
-    }
-
-    /// Waits for the first stop request and shuts the group down gracefully;
-    /// on a second signal, exits the process at once.
-    private static func stopOnSignalOrTimeout(_ signals: UnixSignalsSequence, duration: Duration?,
-                                              group: ServiceGroup, notifier: SystemdNotifier,
-                                              logger: Logger) async {
-        await withTaskGroup(of: String?.self) { waits in
-            waits.addTask {
-                for await signal in signals { return "\(signal)" }
-                return nil
-            }
-            if let duration {
-                waits.addTask {
-                    try? await Task.sleep(for: duration)
-                    return Task.isCancelled ? nil : "the demo's duration"
-                }
-            }
-            guard let reason = await waits.next() ?? nil else { return }
-            waits.cancelAll()
-            try? notifier.stopping()
-            logger.notice("stopping", metadata: ["reason": "\(reason)"])
-            await group.triggerGracefulShutdown()
-        }
-        for await signal in signals {
-            logger.warning("second \(signal): exiting at once; readings not yet durable are lost")
-            exit(130)
-        }
     }
 
     private func makeSources() throws -> [(Source, SourceConfiguration)] {
@@ -153,5 +131,35 @@ struct UntilShutdown: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown { await body() }
         try? await gracefulShutdown()
+    }
+}
+
+/// The first stop request (a signal, the demo's duration) shuts the group
+/// down gracefully; a signal after that exits at once.
+final class StopRequest: Sendable {
+    let group: ServiceGroup
+    let notifier: SystemdNotifier
+    let logger: Logger
+    private let requested = Atomic(false)
+
+    init(group: ServiceGroup, notifier: SystemdNotifier, logger: Logger) {
+        self.group = group
+        self.notifier = notifier
+        self.logger = logger
+    }
+
+    func signalled(_ signal: UnixSignal) async {
+        if requested.load(ordering: .acquiring) {
+            logger.warning("second \(signal): exiting at once; readings not yet durable are lost")
+            exit(130)
+        }
+        await request(reason: "\(signal)")
+    }
+
+    func request(reason: String) async {
+        guard !requested.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        try? notifier.stopping()
+        logger.notice("stopping", metadata: ["reason": "\(reason)"])
+        await group.triggerGracefulShutdown()
     }
 }

@@ -79,7 +79,7 @@ struct DemoCommand: AsyncParsableCommand {
         var log = LogSettings()
         log.directory = directory
         log.diskBudget = 256 << 20
-        log.segmentBytes = 16 << 20
+        log.segmentBytes = 4 << 20
         log.retentionMilliseconds = 24 * 3_600_000
         var sim = SimulatedSourceConfiguration()
         sim.sensors = sensors
@@ -107,6 +107,12 @@ struct DemoCommand: AsyncParsableCommand {
         return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// What the closed log takes on disk (while running, the log also counts
+    /// the space preallocated for its active segments).
+    private static func diskBytes(_ directory: String) -> Int64 {
+        (try? Log.open(LogConfiguration(directory: directory), readOnly: true).diskBytes) ?? 0
+    }
+
     static func summary(_ final: PipelineSnapshot, directory: String) -> String {
         let generated = final.sources.reduce(0) { $0 + $1.received }
         let stored = final.topics.reduce(0) { $0 + $1.stored }
@@ -116,7 +122,7 @@ struct DemoCommand: AsyncParsableCommand {
         return """
             demo stopped after \(seconds) s
               readings generated  \(StatusText.grouped(generated))
-              stored in the log   \(StatusText.grouped(stored)) (\(StatusText.bytes(final.disk.usedBytes)) on disk)
+              stored in the log   \(StatusText.grouped(stored)) (\(StatusText.bytes(diskBytes(directory))) on disk)
               forwarded           \(StatusText.grouped(forwarded)), backlog \(StatusText.grouped(
                   final.sinks.reduce(0) { $0 + $1.lag }))
               dropped             \(StatusText.grouped(dropped))

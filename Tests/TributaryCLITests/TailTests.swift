@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TributaryLog
+import TributaryTestSupport
 
 @Suite("tributary log tail")
 struct TailTests {

@@ -2,6 +2,7 @@ import Logging
 import Synchronization
 import Testing
 @testable import TributarySystemd
+import TributaryTestSupport
 
 #if canImport(Glibc)
 import Glibc

@@ -16,7 +16,9 @@ import TributaryLog
 ///   is an fdatasync), and once more on stop; a restart resumes there.
 /// - Idle, it sleeps until a partition makes new readings durable: no polling.
 /// - Reads and commits (blocking file I/O) run on a thread of the forwarder's own.
-/// - On graceful shutdown it finishes the delivery under way, commits, and returns.
+/// - On graceful shutdown it goes on delivering while the upstream takes
+///   batches, for up to 3 s (so a clean stop with the link up leaves no
+///   backlog), then commits and returns.
 public final class Forwarder: Service, Sendable {
     public let sink: any Sink
     public let deviceID: String
@@ -30,6 +32,8 @@ public final class Forwarder: Service, Sendable {
     private static let commitInterval: Duration = .seconds(1)
     private static let firstRetryDelay: Duration = .milliseconds(500)
     private static let maximumRetryDelay: Duration = .seconds(10)
+    /// On stop, how long to keep delivering what the writers made durable last.
+    private static let drainTime: Duration = .seconds(3)
 
     private struct State {
         /// Per partition: everything below is acknowledged by the sink.
@@ -80,23 +84,25 @@ public final class Forwarder: Service, Sendable {
         worker.stop()
     }
 
-    private var isStopping: Bool { Task.isCancelled || state.withLock { $0.stopping } }
+    private var isStopping: Bool { state.withLock { $0.stopping } }
 
     private func forward() async {
         let clock = ContinuousClock()
         var lastCommit = clock.now
         var retryDelay = Self.firstRetryDelay
-        while !isStopping {
+        var drainDeadline: ContinuousClock.Instant?
+        while !Task.isCancelled {
+            if drainDeadline == nil, isStopping { drainDeadline = clock.now + Self.drainTime }
             var delivered = false
             var failed = false
-            for index in partitions.indices where !isStopping {
+            for index in partitions.indices where !failed && !Task.isCancelled {
                 switch await forwardBatch(from: index) {
                 case .delivered: delivered = true
                 case .nothingToSend: break
                 case .failed: failed = true
                 }
-                if failed { break }
             }
+            if let drainDeadline, !delivered || failed || clock.now >= drainDeadline { return }
             if clock.now - lastCommit >= Self.commitInterval, hasUncommitted {
                 await commit()
                 lastCommit = clock.now
@@ -107,7 +113,7 @@ public final class Forwarder: Service, Sendable {
                 continue
             }
             retryDelay = Self.firstRetryDelay
-            if !delivered {
+            if !delivered, drainDeadline == nil {
                 // Caught up: sleep until new readings are durable (or a commit is due).
                 if hasUncommitted {
                     await doorbell.wait(timeout: Self.commitInterval)

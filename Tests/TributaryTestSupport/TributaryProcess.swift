@@ -4,13 +4,13 @@ import Foundation
 ///
 /// Output goes to files rather than pipes, so a large dump cannot fill a pipe
 /// and deadlock the test, and a running `tail` can be read at any moment.
-final class TributaryProcess {
-    let process = Process()
+public final class TributaryProcess {
+    public let process = Process()
     private let stdoutURL: URL
     private let stderrURL: URL
 
     /// The `tributary` binary that `swift build` put next to this test bundle.
-    static let executable: URL = {
+    public static let executable: URL = {
         let candidates = [
             URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(),
             URL(fileURLWithPath: CommandLine.arguments[0]),
@@ -19,7 +19,9 @@ final class TributaryProcess {
     }()
 
     /// Starts `tributary arguments...` with `input` as standard input.
-    init(_ arguments: [String], input: String = "", scratch: Scratch) throws {
+    /// - Parameter standardOutput: a pipe to use instead of a file (to read it, or not).
+    public init(_ arguments: [String], input: String = "", environment: [String: String]? = nil,
+                standardOutput: Pipe? = nil, scratch: Scratch) throws {
         let id = UUID().uuidString
         let stdinURL = scratch.url.appendingPathComponent("stdin-\(id)")
         stdoutURL = scratch.url.appendingPathComponent("stdout-\(id)")
@@ -29,29 +31,34 @@ final class TributaryProcess {
         _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         process.executableURL = Self.executable
         process.arguments = arguments
+        if let environment { process.environment = environment }
         process.standardInput = try FileHandle(forReadingFrom: stdinURL)
-        process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
+        if let standardOutput {
+            process.standardOutput = standardOutput
+        } else {
+            process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
+        }
         process.standardError = try FileHandle(forWritingTo: stderrURL)
         try process.run()
     }
 
     /// Runs to completion and returns what it printed.
-    static func run(_ arguments: [String], input: String = "", scratch: Scratch) throws -> Outcome {
+    public static func run(_ arguments: [String], input: String = "", scratch: Scratch) throws -> Outcome {
         let running = try TributaryProcess(arguments, input: input, scratch: scratch)
         running.process.waitUntilExit()
         return running.outcome
     }
 
-    var stdout: String { (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "" }
-    var stderr: String { (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "" }
+    public var stdout: String { (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "" }
+    public var stderr: String { (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "" }
 
     /// Exit status and output of a finished process.
-    var outcome: Outcome {
+    public var outcome: Outcome {
         Outcome(status: process.terminationStatus, stdout: stdout, stderr: stderr)
     }
 
     /// Waits until `condition` holds, polling; false after `seconds`.
-    func wait(seconds: Double = 20, until condition: (TributaryProcess) -> Bool) -> Bool {
+    public func wait(seconds: Double = 20, until condition: (TributaryProcess) -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if condition(self) { return true }
@@ -60,19 +67,19 @@ final class TributaryProcess {
         return condition(self)
     }
 
-    struct Outcome {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var lines: [String] { stdout.split(separator: "\n").map(String.init) }
+    public struct Outcome {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+        public var lines: [String] { stdout.split(separator: "\n").map(String.init) }
     }
 }
 
 /// A fresh directory for one test, removed when the test is done with it.
-final class Scratch {
-    let url: URL
+public final class Scratch {
+    public let url: URL
 
-    init() throws {
+    public init() throws {
         url = FileManager.default.temporaryDirectory
             .appendingPathComponent("tributary-cli-tests-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
@@ -81,5 +88,5 @@ final class Scratch {
     deinit { try? FileManager.default.removeItem(at: url) }
 
     /// A path inside the scratch directory (not created).
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+    public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 }

@@ -5,11 +5,11 @@ import Musl
 #endif
 
 /// A unix datagram socket standing in for systemd's notification socket.
-final class NotifySocket {
-    let path: String
+public final class NotifySocket {
+    public let path: String
     private let descriptor: Int32
 
-    init() throws {
+    public init() throws {
         path = "/tmp/tributary-notify-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
         descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw SocketFailure(call: "socket", errno: errno) }
@@ -39,7 +39,7 @@ final class NotifySocket {
     }
 
     /// The next datagram, waiting at most `timeout` without blocking a thread.
-    func receive(within timeout: Duration) async -> String? {
+    public func receive(within timeout: Duration) async -> String? {
         let deadline = ContinuousClock.now + timeout
         while true {
             if let message = receiveNow() { return message }
@@ -49,7 +49,7 @@ final class NotifySocket {
     }
 
     /// A datagram already queued, or nil.
-    func receiveNow() -> String? {
+    public func receiveNow() -> String? {
         var buffer = [UInt8](repeating: 0, count: 4096)
         let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
         guard count > 0 else { return nil }
@@ -58,14 +58,19 @@ final class NotifySocket {
 
     /// Throws away everything queued; returns how many datagrams that was.
     @discardableResult
-    func drain() -> Int {
+    public func drain() -> Int {
         var count = 0
         while receiveNow() != nil { count += 1 }
         return count
     }
 }
 
-struct SocketFailure: Error {
-    var call: String
-    var errno: Int32
+public struct SocketFailure: Error {
+    public var call: String
+    public var errno: Int32
+
+    public init(call: String, errno: Int32) {
+        self.call = call
+        self.errno = errno
+    }
 }

@@ -1,0 +1,158 @@
+import Foundation
+import TributaryLog
+import TributaryTestSupport
+
+/// A configuration for `tributary run` in a scratch directory: simulated
+/// sensors into a two-partition topic, a stdout sink, metrics on a free port.
+struct DaemonFixture {
+    let scratch: Scratch
+    let port: Int
+    let configPath: String
+    var dataDirectory: String { scratch.path("log") }
+
+    init(scratch: Scratch, sensors: Int = 4, rate: Double = 50) throws {
+        self.scratch = scratch
+        self.port = try FreePort.find()
+        self.configPath = scratch.path("tributary.toml")
+        let text = """
+            [device]
+            id = "test-box"
+
+            [log]
+            directory = "\(scratch.path("log"))"
+            segment_size = "1MiB"
+            fsync = "interval"
+            fsync_interval = "50ms"
+            disk_budget = "64MiB"
+
+            [topics.readings]
+            partitions = 2
+
+            [[sources]]
+            type = "sim"
+            name = "sim"
+            topic = "readings"
+            sensors = \(sensors)
+            rate = \(rate)
+            seed = 7
+
+            [[sinks]]
+            type = "stdout"
+            name = "out"
+            topics = ["readings"]
+
+            [metrics]
+            listen = "127.0.0.1:\(port)"
+            """
+        try Data(text.utf8).write(to: URL(fileURLWithPath: configPath))
+    }
+
+    /// Starts `tributary run` with `NOTIFY_SOCKET` (and `WATCHDOG_USEC` if
+    /// given) in its environment only.
+    func start(notify: NotifySocket?, watchdogMicroseconds: Int? = nil, standardOutput: Pipe? = nil) throws
+        -> TributaryProcess {
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"] {
+            environment[name] = nil
+        }
+        if let notify { environment["NOTIFY_SOCKET"] = notify.path }
+        if let watchdogMicroseconds { environment["WATCHDOG_USEC"] = "\(watchdogMicroseconds)" }
+        return try TributaryProcess(["run", "--config", configPath], environment: environment,
+                                    standardOutput: standardOutput, scratch: scratch)
+    }
+
+    /// The durable end offset of each partition of `readings`, read from the log on disk.
+    func durableOffsets() throws -> [Int64] {
+        let log = try Log.open(LogConfiguration(directory: dataDirectory), readOnly: true)
+        return (log.partitions(of: "readings") ?? []).map(\.durableOffset)
+    }
+}
+
+/// One JSON line of the stdout sink.
+struct ForwardedLine: Decodable, Equatable {
+    var device: String
+    var topic: String
+    var partition: Int
+    var offset: Int64
+    var sensor: String
+    var timestamp: Int64
+
+    /// Every complete line of `output`.
+    static func parse(_ output: String) throws -> [ForwardedLine] {
+        try output.split(separator: "\n").map { try JSONDecoder().decode(Self.self, from: Data($0.utf8)) }
+    }
+
+    /// The offsets forwarded per partition, in the order they came.
+    static func offsets(_ lines: [ForwardedLine], partitions: Int) -> [[Int64]] {
+        var offsets = Array(repeating: [Int64](), count: partitions)
+        for line in lines { offsets[line.partition].append(line.offset) }
+        return offsets
+    }
+}
+
+/// Waits for the daemon's process to end, at most `seconds`; nil if it did not.
+func exitStatus(of daemon: TributaryProcess, within seconds: Double) -> Int32? {
+    let exited = daemon.wait(seconds: seconds) { !$0.process.isRunning }
+    return exited ? daemon.process.terminationStatus : nil
+}
+
+enum FreePort {
+    /// A TCP port on 127.0.0.1 that nothing listens on now.
+    static func find() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+                bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw SocketFailure(call: "bind", errno: errno) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
+
+/// `GET path` on 127.0.0.1:port with HTTP/1.0, returning the body; the test's
+/// own minimal client, independent of the daemon's HTTP code.
+func httpGet(port: Int, path: String) throws -> (status: Int, body: String) {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = UInt16(port).bigEndian
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+        }
+    }
+    guard connected else { throw SocketFailure(call: "connect", errno: errno) }
+    let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
+    guard send(descriptor, request, request.count, 0) == request.count else {
+        throw SocketFailure(call: "send", errno: errno)
+    }
+    var response: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let count = recv(descriptor, &buffer, buffer.count, 0)
+        if count <= 0 { break }
+        response += buffer[..<count]
+    }
+    let text = String(decoding: response, as: UTF8.self)
+    guard let split = text.range(of: "\r\n\r\n"), let status = Int(text.split(separator: " ").dropFirst().first ?? "")
+    else { throw SocketFailure(call: "parse", errno: 0) }
+    return (status, String(text[split.upperBound...]))
+}
+
+/// The value of a Prometheus sample line `name{labels} value`, matched by
+/// the name with its labels exactly as the daemon prints them.
+func sample(_ metrics: String, _ series: String) -> Double? {
+    for line in metrics.split(separator: "\n") where line.hasPrefix(series + " ") {
+        return Double(line.dropFirst(series.count + 1))
+    }
+    return nil
+}
