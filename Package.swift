@@ -80,7 +80,13 @@ let package = Package(
         ),
         .executableTarget(
             name: "tributary-bench",
-            dependencies: ["TributaryLog"]
+            dependencies: [
+                "TributaryLog",
+                "TributaryCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
         ),
         // What the tests that run the built binary share: a process runner, scratch
         // directories, a stand-in for systemd's notification socket.

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// The benchmark's figures as one flat JSON object, the last line of
 /// `tributary-bench log --json`. Keys keep their order; values are numbers,
 /// booleans or null (a figure that could not be measured).
@@ -66,4 +72,11 @@ enum Format {
 
     /// "met" or "MISSED", for a figure against its target.
     static func verdict(_ met: Bool) -> String { met ? "met" : "MISSED" }
+}
+
+/// Prints a line at once, so a long run shows its progress even through a pipe.
+func say(_ line: String) {
+    print(line)
+    // fflush(nil) flushes stdout without touching the C global, which Swift 6 rejects.
+    fflush(nil)
 }

@@ -162,11 +162,4 @@ enum LogBenchmark {
         ratio < 1 ? "would save \(Format.fixed((1 - ratio) * 100, 0))%"
                   : "would cost \(Format.fixed((ratio - 1) * 100, 0))% more"
     }
-
-    /// Prints a line at once, so a long run shows its progress even through a pipe.
-    static func say(_ line: String) {
-        print(line)
-        // fflush(nil) flushes stdout without touching the C global, which Swift 6 rejects.
-        fflush(nil)
-    }
 }

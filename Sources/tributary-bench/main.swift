@@ -10,6 +10,10 @@ import Musl
 let usage = """
     usage: tributary-bench log [--json] [--quick]
              the log engine on the reference workload (see ReferenceWorkload.swift)
+           tributary-bench pipeline [--json] [--seconds N]
+             the daemon's data path (sim source -> log -> stdout sink to /dev/null) against raw appends
+           tributary-bench idle [--json] [--seconds N]
+             memory and CPU of `tributary run` (built beside this binary) with little to do
            tributary-bench crash-writer --data DIR --seed N [--content-seed M]
              test support: appends forever with everyBatch, printing acknowledgements
            tributary-bench recovery-writer --data DIR --partitions P --segments K --segment-mib S
@@ -41,6 +45,12 @@ do {
             fail("unknown option \(unknown)\n\(usage)")
         }
         try LogBenchmark.run(quick: arguments.contains("--quick"), json: arguments.contains("--json"))
+    case "pipeline":
+        try await PipelineBenchmark.run(seconds: option("--seconds", in: arguments, default: 10),
+                                        json: arguments.contains("--json"))
+    case "idle":
+        try IdleBenchmark.run(seconds: option("--seconds", in: arguments, default: 60),
+                              json: arguments.contains("--json"))
     case "crash-writer":
         try CrashWriter.run(directory: option("--data", in: arguments), seed: option("--seed", in: arguments),
                             contentSeed: option("--content-seed", in: arguments, default: 1))

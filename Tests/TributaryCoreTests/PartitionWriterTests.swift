@@ -6,15 +6,6 @@ import Testing
 import TributaryLog
 @testable import TributaryCore
 
-/// Runs `body` with a new empty directory, removed afterwards.
-private func withTemporaryDirectory(_ label: String, _ body: (String) async throws -> Void) async throws {
-    var template = Array("/tmp/tributary-\(label)-XXXXXX".utf8CString)
-    let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-    let directory = try #require(made.map { String(cString: $0) })
-    defer { _ = system("rm -rf '\(directory)'") }
-    try await body(directory)
-}
-
 @Suite("Partition writer")
 struct PartitionWriterTests {
     private func withLog(_ flush: FlushPolicy, _ body: (Log, Partition) async throws -> Void) async throws {

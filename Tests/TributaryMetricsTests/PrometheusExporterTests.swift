@@ -1,2 +1,57 @@
 import Testing
+import TributaryCore
 @testable import TributaryMetrics
+
+@Suite("Prometheus exporter")
+struct PrometheusExporterTests {
+    private static func snapshot(received: Int64, stored: Int64, forwarded: Int64, lag: Int64) -> PipelineSnapshot {
+        PipelineSnapshot(
+            deviceID: "box", timestamp: 1_767_225_600_000, uptimeSeconds: 12,
+            sources: [SourceStatus(name: "sim", topic: "readings", received: received, malformed: 1)],
+            topics: [TopicStatus(name: "readings", partitions: [
+                PartitionStatus(id: 0, startOffset: 0, durableOffset: stored, stored: stored, dropped: 0,
+                                queueDepth: 3, diskBytes: 4096),
+            ])],
+            sinks: [SinkStatus(name: "up", forwarded: forwarded, failures: 0, lag: lag, linkUp: false,
+                               lastUpload: 1_767_225_599_000,
+                               partitions: [SinkPartitionStatus(topic: "readings", partition: 0,
+                                                                acknowledgedOffset: forwarded,
+                                                                committedOffset: forwarded, lag: lag)])],
+            disk: DiskStatus(usedBytes: 4096, budgetBytes: 1 << 20))
+    }
+
+    private static func value(_ text: String, _ series: String) -> String? {
+        text.split(separator: "\n").first { $0.hasPrefix(series + " ") }.map { String($0.dropFirst(series.count + 1)) }
+    }
+
+    @Test("every figure of the snapshot appears under its name and labels")
+    func exportsTheSnapshot() {
+        let text = String(decoding: PrometheusExporter().render(Self.snapshot(received: 10, stored: 9, forwarded: 7,
+                                                                                lag: 2)), as: UTF8.self)
+        #expect(Self.value(text, #"tributary_source_readings_received_total{source="sim",topic="readings"}"#) == "10")
+        #expect(Self.value(text, #"tributary_source_readings_malformed_total{source="sim",topic="readings"}"#) == "1")
+        #expect(Self.value(text, #"tributary_log_readings_stored_total{topic="readings",partition="0"}"#) == "9")
+        #expect(Self.value(text, #"tributary_log_queue_depth_readings{topic="readings",partition="0"}"#) == "3.0")
+        #expect(Self.value(text, #"tributary_sink_readings_forwarded_total{sink="up"}"#) == "7")
+        #expect(Self.value(text, #"tributary_sink_lag_readings{sink="up"}"#) == "2.0")
+        #expect(Self.value(text, #"tributary_sink_link_up{sink="up"}"#) == "0.0")
+        #expect(Self.value(text, #"tributary_sink_last_upload_timestamp_seconds{sink="up"}"#) == "1767225599.0")
+        #expect(Self.value(text, "tributary_disk_used_bytes") == "4096.0")
+        #expect(Self.value(text, "tributary_disk_budget_bytes") == "1048576.0")
+        #expect(text.contains("# TYPE tributary_sink_readings_forwarded_total counter"))
+        #expect(text.contains("# TYPE tributary_sink_lag_readings gauge"))
+    }
+
+    @Test("counters follow the pipeline's totals across scrapes and never go down")
+    func countersFollowTotals() {
+        let exporter = PrometheusExporter()
+        let series = #"tributary_sink_readings_forwarded_total{sink="up"}"#
+        var seen: [String?] = []
+        for forwarded in [5, 12, 12, 30] as [Int64] {
+            let text = String(decoding: exporter.render(Self.snapshot(received: 40, stored: 40, forwarded: forwarded,
+                                                                       lag: 0)), as: UTF8.self)
+            seen.append(Self.value(text, series))
+        }
+        #expect(seen == ["5", "12", "12", "30"])
+    }
+}

@@ -21,21 +21,55 @@ public enum ReadingJSON {
     /// sends, so the lines identify themselves).
     public static func writeLine(_ stored: StoredReading, partition: Int, to output: inout [UInt8],
                                  origin: (device: String, topic: String)? = nil) {
+        // Written byte by byte rather than through a JSONValue tree: sinks
+        // print millions of these, and the tree's allocations dominated.
         let reading = stored.reading
-        let (type, value) = typeAndValue(reading.value)
-        let identity: [(key: String, value: JSONValue)] = origin.map {
-            [("device", .string($0.device)), ("topic", .string($0.topic))]
-        } ?? []
-        JSONValue.object(identity + [
-            ("offset", .int(stored.offset)),
-            ("partition", .int(partition)),
-            ("timestamp", .int(reading.timestamp)),
-            ("time", .string(Timestamps.iso8601(milliseconds: reading.timestamp))),
-            ("sensor", .string(reading.sensor)),
-            ("type", .string(type)),
-            ("value", value),
-        ]).write(to: &output)
-        output.append(UInt8(ascii: "\n"))
+        output.append(UInt8(ascii: "{"))
+        if let origin {
+            key("device", first: true, &output)
+            JSONValue.writeString(origin.device, to: &output)
+            key("topic", &output)
+            JSONValue.writeString(origin.topic, to: &output)
+        }
+        key("offset", first: origin == nil, &output)
+        JSONValue.writeDecimal(stored.offset, to: &output)
+        key("partition", &output)
+        JSONValue.writeDecimal(Int64(partition), to: &output)
+        key("timestamp", &output)
+        JSONValue.writeDecimal(reading.timestamp, to: &output)
+        key("time", &output)
+        output.append(UInt8(ascii: "\""))
+        Timestamps.writeISO8601(milliseconds: reading.timestamp, to: &output)
+        output.append(UInt8(ascii: "\""))
+        key("sensor", &output)
+        JSONValue.writeString(reading.sensor, to: &output)
+        key("type", &output)
+        switch reading.value {
+        case let .double(value):
+            output.append(contentsOf: #""double","value":"#.utf8)
+            json(value).write(to: &output)
+        case let .int(value):
+            output.append(contentsOf: #""int","value":"#.utf8)
+            JSONValue.writeDecimal(value, to: &output)
+        case let .bool(value):
+            output.append(contentsOf: (value ? #""bool","value":true"# : #""bool","value":false"#).utf8)
+        case let .string(value):
+            output.append(contentsOf: #""string","value":"#.utf8)
+            JSONValue.writeString(value, to: &output)
+        case let .bytes(value):
+            output.append(contentsOf: #""bytes","value":""#.utf8)
+            output.append(contentsOf: Data(value).base64EncodedString().utf8)
+            output.append(UInt8(ascii: "\""))
+        }
+        output.append(contentsOf: "}\n".utf8)
+    }
+
+    /// `"name":`, after a comma unless it is the object's first field.
+    private static func key(_ name: StaticString, first: Bool = false, _ output: inout [UInt8]) {
+        if !first { output.append(UInt8(ascii: ",")) }
+        output.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { output.append(contentsOf: $0) }
+        output.append(contentsOf: "\":".utf8)
     }
 
     static func typeAndValue(_ value: Value) -> (String, JSONValue) {

@@ -9,6 +9,13 @@ public enum Timestamps {
     /// Computed here rather than with `Date` so that every timestamp the log
     /// can hold prints, exactly, without going through a Double.
     public static func iso8601(milliseconds: Int64) -> String {
+        var bytes: [UInt8] = []
+        writeISO8601(milliseconds: milliseconds, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `iso8601(milliseconds:)`'s text as UTF-8, without allocating.
+    static func writeISO8601(milliseconds: Int64, to output: inout [UInt8]) {
         var days = milliseconds / millisecondsPerDay
         var rest = milliseconds % millisecondsPerDay
         if rest < 0 {
@@ -16,15 +23,26 @@ public enum Timestamps {
             days -= 1
         }
         let (year, month, day) = civilDate(daysSinceEpoch: days)
-        let yearText: String
         if (0...9999).contains(year) {
-            yearText = padded(year, 4)
+            padded(year, 4, &output)
         } else {
-            yearText = (year < 0 ? "-" : "+") + String(year.magnitude)
+            output.append(UInt8(ascii: year < 0 ? "-" : "+"))
+            output.append(contentsOf: String(year.magnitude).utf8)
         }
         let hour = rest / 3_600_000, minute = rest / 60_000 % 60, second = rest / 1000 % 60, milli = rest % 1000
-        return "\(yearText)-\(padded(month, 2))-\(padded(day, 2))T\(padded(hour, 2)):\(padded(minute, 2))"
-            + ":\(padded(second, 2)).\(padded(milli, 3))Z"
+        output.append(UInt8(ascii: "-"))
+        padded(month, 2, &output)
+        output.append(UInt8(ascii: "-"))
+        padded(day, 2, &output)
+        output.append(UInt8(ascii: "T"))
+        padded(hour, 2, &output)
+        output.append(UInt8(ascii: ":"))
+        padded(minute, 2, &output)
+        output.append(UInt8(ascii: ":"))
+        padded(second, 2, &output)
+        output.append(UInt8(ascii: "."))
+        padded(milli, 3, &output)
+        output.append(UInt8(ascii: "Z"))
     }
 
     /// Parses a time given on the command line or in an input line:
@@ -62,8 +80,17 @@ public enum Timestamps {
         return (year, month, day)
     }
 
-    private static func padded(_ value: Int64, _ width: Int) -> String {
-        let digits = String(value)
-        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    /// Appends a small non-negative `value` (a date or time field) in
+    /// decimal, zero-padded to `width` digits.
+    private static func padded(_ value: Int64, _ width: Int, _ output: inout [UInt8]) {
+        var divisor: Int64 = 1
+        for _ in 1..<width { divisor *= 10 }
+        while divisor * 10 <= value { divisor *= 10 }
+        var rest = value
+        while divisor > 0 {
+            output.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
+        }
     }
 }

@@ -18,17 +18,25 @@ public struct StdoutSink: Sink {
         self.worker = try BlockingWorker(name: "sink-\(name)")
     }
 
+    /// Lines formatted per write: bounds the buffer (about 0.7 MiB) however large a batch is.
+    private static let linesPerWrite = 4096
+
     public func deliver(_ batch: SinkBatch) async throws {
-        var lines: [UInt8] = []
-        lines.reserveCapacity(batch.readings.count * 160)
-        for stored in batch.readings {
-            ReadingJSON.writeLine(stored, partition: batch.partition, to: &lines,
-                                  origin: (device: batch.deviceID, topic: batch.topic))
-        }
-        let bytes = lines
         let output = self.output
-        try await worker.perform {
-            _ = try bytes.withUnsafeBytes { try output.writeAll($0) }
+        var start = batch.readings.startIndex
+        while start < batch.readings.endIndex {
+            let end = min(start + Self.linesPerWrite, batch.readings.endIndex)
+            var lines: [UInt8] = []
+            lines.reserveCapacity((end - start) * 180)
+            for stored in batch.readings[start..<end] {
+                ReadingJSON.writeLine(stored, partition: batch.partition, to: &lines,
+                                      origin: (device: batch.deviceID, topic: batch.topic))
+            }
+            let bytes = lines
+            try await worker.perform {
+                _ = try bytes.withUnsafeBytes { try output.writeAll($0) }
+            }
+            start = end
         }
     }
 }

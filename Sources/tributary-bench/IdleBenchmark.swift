@@ -1,0 +1,131 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// `tributary-bench idle`: the resident memory and CPU time of a running
+/// `tributary run` (the binary beside this one) with little or nothing to do,
+/// read from the daemon's own /proc counters over a measured interval.
+enum IdleBenchmark {
+    static let targetRSSMB = 12.0
+    static let targetCPUPercent = 1.0
+
+    struct Case {
+        var name: String
+        var sensors: Int
+        var rate: Double
+    }
+
+    static let cases = [
+        Case(name: "idle (4 sensors, one round at start, then nothing)", sensors: 4, rate: 0.001),
+        Case(name: "quiet box (4 sensors at 1 reading/s each)", sensors: 4, rate: 1),
+    ]
+
+    static func run(seconds: Int, json: Bool) throws {
+        let executable = try daemonExecutable()
+        let root = try FileIO.makeTemporaryDirectory(prefix: "tributary-bench-idle-")
+        defer { FileIO.removeTree(root) }
+        say("tributary-bench idle: \(executable) run, measured over \(seconds) s after a 3 s start; "
+            + "data in \(root), removed at the end")
+        say("targets: RSS < \(targetRSSMB) MB, CPU < \(targetCPUPercent)% (utime + stime of /proc/PID/stat)")
+        var report = BenchReport()
+        for (index, test) in cases.enumerated() {
+            let measured = try measure(test, executable: executable, directory: "\(root)/\(index)", seconds: seconds)
+            let met = measured.rssMB < targetRSSMB && measured.cpuPercent < targetCPUPercent
+            say("\(test.name): RSS \(Format.fixed(measured.rssMB, 1)) MB (peak \(Format.fixed(measured.peakMB, 1))), "
+                + "CPU \(Format.fixed(measured.cpuPercent, 3))%, \(measured.threads) threads   "
+                + "[\(Format.verdict(met))]")
+            let key = index == 0 ? "idle" : "quiet"
+            report.add("\(key)_rss_mb", measured.rssMB, digits: 1)
+            report.add("\(key)_peak_rss_mb", measured.peakMB, digits: 1)
+            report.add("\(key)_cpu_percent", measured.cpuPercent, digits: 3)
+            report.add("\(key)_target_met", met)
+        }
+        if json { say(report.json) }
+    }
+
+    private struct Measured {
+        var rssMB: Double
+        var peakMB: Double
+        var cpuPercent: Double
+        var threads: Int
+    }
+
+    private static func measure(_ test: Case, executable: String, directory: String, seconds: Int) throws
+        -> Measured {
+        try FileIO.check(Int(mkdir(directory, 0o755)), "mkdir", directory)
+        let config = directory + "/tributary.toml"
+        let text = """
+            [device]
+            id = "bench"
+            [log]
+            directory = "\(directory)/log"
+            disk_budget = "256MiB"
+            [topics.readings]
+            partitions = 2
+            [[sources]]
+            type = "sim"
+            topic = "readings"
+            sensors = \(test.sensors)
+            rate = \(test.rate)
+            [[sinks]]
+            type = "stdout"
+            topics = ["readings"]
+            [metrics]
+            listen = "127.0.0.1:\(29_000 + Int(getpid()) % 20_000)"
+            """
+        let fd = try FileIO.createForWriting(config)
+        try Array(text.utf8).withUnsafeBytes { try FileIO.writeAll(fd, $0, path: config) }
+        close(fd)
+        let daemon = try ChildProcess(executable: executable, arguments: ["run", "--config", config,
+                                                                          "--log-level", "warning"])
+        sleep(3)
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        let before = try cpuTicks(daemon.pid)
+        let stopwatch = Stopwatch()
+        sleep(UInt32(seconds))
+        let after = try cpuTicks(daemon.pid)
+        let elapsed = stopwatch.elapsedSeconds
+        let status = try FileIO.readSmallFile("/proc/\(daemon.pid)/status")
+        daemon.send(SIGTERM)
+        _ = daemon.readRemainingOutput()
+        let exit = daemon.waitForExit()
+        guard exit == 0 else { fail("tributary run --config \(config) exited with status \(exit)") }
+        return Measured(
+            rssMB: Double(field("VmRSS:", in: status) ?? 0) * 1024 / 1e6,
+            peakMB: Double(field("VmHWM:", in: status) ?? 0) * 1024 / 1e6,
+            cpuPercent: Double(after - before) / ticks / elapsed * 100,
+            threads: Int(field("Threads:", in: status) ?? 0))
+    }
+
+    /// utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat).
+    private static func cpuTicks(_ pid: pid_t) throws -> Int64 {
+        let stat = try FileIO.readSmallFile("/proc/\(pid)/stat")
+        // The command name (field 2) may contain spaces; count fields after its closing parenthesis.
+        guard let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state), so field N is fields[N - 3].
+        return (Int64(fields[11]) ?? 0) + (Int64(fields[12]) ?? 0)
+    }
+
+    private static func field(_ key: String, in text: String) -> Int64? {
+        for line in text.split(separator: "\n") where line.hasPrefix(key) {
+            return Int64(line.dropFirst(key.count).filter(\.isNumber))
+        }
+        return nil
+    }
+
+    /// `tributary` beside this executable, as `swift build` puts them.
+    private static func daemonExecutable() throws -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let own = length > 0 ? String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        let path = own.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            + "/tributary"
+        guard access(path, X_OK) == 0 else {
+            fail("no tributary executable at \(path); build it first: swift build -c release")
+        }
+        return path
+    }
+}
