@@ -132,7 +132,7 @@ public enum MetricsError: Error, CustomStringConvertible {
         switch self {
         case let .cannotListen(host, port, reason):
             return "cannot serve metrics on \(host):\(port) (\(reason)); is another tributary running? "
-                + "Change [metrics] listen or set enabled = false"
+                + "Choose another address ([metrics] listen; --listen for the demo) or turn metrics off"
         case .noLocalAddress:
             return "the metrics socket has no local address"
         case let .noDaemon(address, reason):

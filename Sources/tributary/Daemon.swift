@@ -87,6 +87,10 @@ struct Daemon {
             "stored": "\(final.topics.reduce(0) { $0 + $1.stored })",
             "forwarded": "\(final.sinks.reduce(0) { $0 + $1.forwarded })",
         ])
+        for sink in final.sinks where sink.lag > 0 {
+            logger.notice("readings not forwarded yet stay in the log and go out at the next start",
+                          metadata: ["sink": "\(sink.name)", "readings": "\(sink.lag)"])
+        }
         return final
     }
 

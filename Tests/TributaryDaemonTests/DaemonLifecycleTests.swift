@@ -88,3 +88,44 @@ struct DaemonLifecycleTests {
         #expect(exitStatus(of: daemon, within: 10) == 0, "\(daemon.stderr)")
     }
 }
+
+/// Stopping when a sink cannot finish.
+@Suite(.serialized)
+struct DaemonStopTests {
+    /// A daemon whose stdout sink is wedged on a pipe nobody reads.
+    private func startWedged(_ scratch: Scratch) async throws -> (TributaryProcess, Pipe) {
+        let fixture = try DaemonFixture(scratch: scratch, sensors: 4, rate: 1000)
+        let notifications = NotificationLog(try NotifySocket())
+        let output = Pipe()
+        let daemon = try fixture.start(notify: notifications.socket, standardOutput: output)
+        #expect(await notifications.wait(for: .seconds(20)) { $0 == "READY=1" } != nil, "\(daemon.stderr)")
+        try await Task.sleep(for: .seconds(1))  // fills the pipe
+        return (daemon, output)
+    }
+
+    @Test func aWedgedSinkDoesNotKeepTheDaemonFromStoppingWithinTenSeconds() async throws {
+        let scratch = try Scratch()
+        let (daemon, output) = try await startWedged(scratch)
+        let start = ContinuousClock.now
+        kill(daemon.process.processIdentifier, SIGTERM)
+        let status = exitStatus(of: daemon, within: 15)
+        #expect(status == 0, "\(daemon.stderr)")
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(daemon.stderr.contains("not forwarded yet stay in the log"), "\(daemon.stderr)")
+        _ = output
+    }
+
+    @Test func aSecondSignalExitsAtOnce() async throws {
+        let scratch = try Scratch()
+        let (daemon, output) = try await startWedged(scratch)
+        kill(daemon.process.processIdentifier, SIGTERM)
+        try await Task.sleep(for: .milliseconds(500))
+        let start = ContinuousClock.now
+        kill(daemon.process.processIdentifier, SIGINT)
+        let status = exitStatus(of: daemon, within: 5)
+        #expect(status == 130, "\(daemon.stderr)")
+        #expect(ContinuousClock.now - start < .seconds(3))
+        #expect(daemon.stderr.contains("second SIGINT: exiting at once"), "\(daemon.stderr)")
+        _ = output
+    }
+}

@@ -39,7 +39,8 @@ struct UnitFileTests {
     }
 
     @Test("the unit keeps the settings the daemon relies on", arguments: [
-        "Type=notify", "NotifyAccess=main", "WatchdogSec=30s", "Restart=on-failure", "TimeoutStopSec=15s",
+        "Type=notify", "NotifyAccess=main", "WatchdogSec=30s", "Restart=on-failure", "RestartPreventExitStatus=78",
+        "TimeoutStopSec=15s",
         "User=tributary", "StateDirectory=tributary",
         "ExecStart=/usr/bin/tributary run --config /etc/tributary/tributary.toml",
     ])

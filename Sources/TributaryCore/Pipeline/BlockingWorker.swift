@@ -24,19 +24,42 @@ public final class BlockingWorker: Sendable {
     }
 
     /// Runs `body` on the worker's thread and returns its result.
-    /// - Throws: what `body` throws, or `PipelineError.workerStopped` after `stop`.
+    ///
+    /// If the calling task is cancelled before `body` finishes, this returns
+    /// at once with `CancellationError` and `body` still runs to its end on
+    /// the thread, its result dropped: a blocking call cannot be interrupted,
+    /// but the task waiting for it need not hang with it (a sink wedged in
+    /// write(2) must not keep the daemon from stopping).
+    /// - Throws: what `body` throws, `CancellationError`, or
+    ///   `PipelineError.workerStopped` after `stop`.
     public func perform<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
-            let accepted = state.withLock { state -> Bool in
-                guard !state.stopped else { return false }
-                state.jobs.append { continuation.resume(with: Result { try body() }) }
-                return true
+        let once = Mutex<CheckedContinuation<T, Error>?>(nil)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
+                once.withLock { $0 = continuation }
+                let finish: @Sendable (Result<T, Error>) -> Void = { result in
+                    once.withLock { pending in
+                        defer { pending = nil }
+                        return pending
+                    }?.resume(with: result)
+                }
+                if Task.isCancelled { return finish(.failure(CancellationError())) }
+                let accepted = state.withLock { state -> Bool in
+                    guard !state.stopped else { return false }
+                    state.jobs.append { finish(Result { try body() }) }
+                    return true
+                }
+                if accepted {
+                    wake.signal()
+                } else {
+                    finish(.failure(PipelineError.workerStopped(name: name)))
+                }
             }
-            if accepted {
-                wake.signal()
-            } else {
-                continuation.resume(throwing: PipelineError.workerStopped(name: name))
-            }
+        } onCancel: {
+            once.withLock { pending in
+                defer { pending = nil }
+                return pending
+            }?.resume(throwing: CancellationError())
         }
     }
 

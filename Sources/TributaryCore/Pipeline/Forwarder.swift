@@ -80,7 +80,8 @@ public final class Forwarder: Service, Sendable {
             state.withLock { $0.stopping = true }
             doorbell.ring()
         }
-        await commit()
+        // Not cancelled with this task: a forced stop still records what was acknowledged.
+        await Task.detached { [self] in await commit() }.value
         worker.stop()
     }
 
@@ -142,6 +143,8 @@ public final class Forwarder: Service, Sendable {
         do {
             try await sink.deliver(SinkBatch(deviceID: deviceID, topic: partition.topic, partition: partition.id,
                                              readings: readings))
+        } catch is CancellationError {
+            return .failed  // a forced stop: the batch stays unacknowledged, to go out at the next start
         } catch {
             let wasUp = state.withLock { state in
                 defer { state.linkUp = false; state.failures += 1 }
