@@ -26,8 +26,8 @@ struct Daemon {
     var sinkOutput: FileDescriptor = .standardOutput
     /// Stop by itself after this long (the demo's `--duration`).
     var duration: Duration?
-    /// Called with every status update (the demo's progress line).
-    var onStatus: (@Sendable (PipelineSnapshot) -> Void)?
+    /// Called with every status update and the one before it (the demo's progress line).
+    var onStatus: (@Sendable (PipelineSnapshot, PipelineSnapshot) -> Void)?
     /// How often STATUS= (and `onStatus`) is refreshed.
     var statusInterval: Duration = .seconds(5)
 

@@ -28,7 +28,8 @@ enum WatchdogProbe {
 struct StatusReporter {
     let notifier: SystemdNotifier
     let interval: Duration
-    let onStatus: (@Sendable (PipelineSnapshot) -> Void)?
+    /// Called with the current and the previous snapshot.
+    let onStatus: (@Sendable (PipelineSnapshot, PipelineSnapshot) -> Void)?
 
     func run(snapshot: @Sendable () -> PipelineSnapshot) async {
         var previous = snapshot()
@@ -36,7 +37,7 @@ struct StatusReporter {
             do { try await Task.sleep(for: interval) } catch { return }
             let current = snapshot()
             try? notifier.status(StatusText.line(current, previous: previous))
-            onStatus?(current)
+            onStatus?(current, previous)
             previous = current
         }
     }

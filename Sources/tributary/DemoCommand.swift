@@ -1,6 +1,5 @@
 import ArgumentParser
 import Logging
-import Synchronization
 import SystemPackage
 import TributaryCore
 import TributaryLog
@@ -42,7 +41,7 @@ struct DemoCommand: AsyncParsableCommand {
     var listen: String = "127.0.0.1:9464"
 
     @Option(help: ArgumentHelp("trace, debug, info, notice, warning, error or critical.", valueName: "level"))
-    var logLevel: Logger.Level = .notice
+    var logLevel: Logger.Level = .warning
 
     func validate() throws {
         guard (1...100_000).contains(sensors) else { throw ValidationError("--sensors must be 1 to 100000") }
@@ -67,8 +66,9 @@ struct DemoCommand: AsyncParsableCommand {
         if quiet { daemon.sinkOutput = try FileDescriptor.open("/dev/null", .writeOnly) }
         if terminal {
             daemon.statusInterval = progressInPlace ? .seconds(1) : .seconds(5)
-            let previous = ProgressLine()
-            daemon.onStatus = { snapshot in previous.show(snapshot, inPlace: progressInPlace) }
+            daemon.onStatus = { current, previous in
+                ProgressLine.show(StatusText.line(current, previous: previous), inPlace: progressInPlace)
+            }
         }
         let final = try await daemon.run()
         if progressInPlace { printError("") }
@@ -135,18 +135,11 @@ struct DemoCommand: AsyncParsableCommand {
 
 /// The demo's progress line on standard error: rewritten in place when the
 /// readings do not go to the same terminal, else printed as a line now and then.
-final class ProgressLine: Sendable {
-    private let previous = Mutex<PipelineSnapshot?>(nil)
-
-    func show(_ snapshot: PipelineSnapshot, inPlace: Bool) {
-        let before = previous.withLock { previous in
-            defer { previous = snapshot }
-            return previous
-        }
-        let text = StatusText.line(snapshot, previous: before ?? snapshot)
+enum ProgressLine {
+    static func show(_ text: String, inPlace: Bool) {
         if inPlace {
-            let line = "\r\u{1B}[K" + text
-            _ = line.utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
+            let line = Array(("\r\u{1B}[K" + text).utf8)
+            _ = line.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
         } else {
             printError("[demo] " + text)
         }
