@@ -12,7 +12,8 @@ import TributaryCore
 /// `bind` opens the socket at once, so an address in use fails the daemon's
 /// start with a clear error instead of a silent missing endpoint. `run`
 /// serves until graceful shutdown. One event-loop thread, asleep while
-/// nobody asks. Every response closes its connection.
+/// nobody asks. Every response closes its connection; a connection that has
+/// not been answered within 10 s is closed.
 public final class MetricsServer: Service, Sendable {
     /// Where it listens, as bound (port 0 becomes the port the system chose).
     public let address: SocketAddress
@@ -58,17 +59,35 @@ public final class MetricsServer: Service, Sendable {
     }
 
     public func run() async throws {
-        defer { Task { [group] in try? await group.shutdownGracefully() } }
-        try await withThrowingDiscardingTaskGroup { tasks in
-            try await channel.executeThenClose { connections in
-                for try await connection in connections.cancelOnGracefulShutdown() {
-                    tasks.addTask { await self.serve(connection) }
+        do {
+            try await withThrowingDiscardingTaskGroup { tasks in
+                try await channel.executeThenClose { connections in
+                    for try await connection in connections.cancelOnGracefulShutdown() {
+                        tasks.addTask { await self.serve(connection) }
+                    }
                 }
             }
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try? await group.shutdownGracefully()
+    }
+
+    /// A client gets this long to send its request and read the answer, so
+    /// idle connections cannot pile up or hold up the daemon's stop.
+    private static let connectionTimeout: Duration = .seconds(10)
+
+    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+        await withTaskGroup(of: Void.self) { race in
+            race.addTask { await self.answer(connection) }
+            race.addTask { try? await Task.sleep(for: Self.connectionTimeout) }
+            await race.next()
+            race.cancelAll()
         }
     }
 
-    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+    private func answer(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
         do {
             try await connection.executeThenClose { requests, responses in
                 var head: HTTPRequestHead?

@@ -15,9 +15,20 @@ public enum StatusClient {
     ///   when something other than a tributary daemon does.
     public static func fetch(host: String, port: Int, timeout: Duration = .seconds(5)) async throws
         -> PipelineSnapshot {
-        let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        defer { Task { [group] in try? await group.shutdownGracefully() } }
+        do {
+            let snapshot = try await fetch(on: group, host: host, port: port, timeout: timeout)
+            try? await group.shutdownGracefully()
+            return snapshot
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private static func fetch(on group: MultiThreadedEventLoopGroup, host: String, port: Int,
+                              timeout: Duration) async throws -> PipelineSnapshot {
+        let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         let connection: NIOAsyncChannel<HTTPClientResponsePart, HTTPClientRequestPart>
         do {
             connection = try await ClientBootstrap(group: group)

@@ -14,7 +14,8 @@ import Glibc
 /// `tributary run` and `tributary demo`: one pipeline, its metrics endpoint,
 /// systemd notifications and the watchdog, in one service group.
 ///
-/// Start-up: the log is recovered and every part started before `READY=1`.
+/// Start-up: `READY=1` once the log is recovered, the metrics endpoint
+/// listens and every service has been started.
 /// The first SIGTERM or SIGINT (or the end of `duration`) sends `STOPPING=1`
 /// and shuts down gracefully: sources stop, writers drain and fsync,
 /// forwarders commit; the whole stop is bounded by `stopTimeout`. A second
@@ -37,9 +38,31 @@ struct Daemon {
     func run() async throws -> PipelineSnapshot {
         let notifier = SystemdNotifier()
         try? notifier.status("recovering the log in \(configuration.log.directory)")
-        let pipeline = try Pipeline(configuration: configuration, sources: try makeSources(),
-                                    sinks: try makeSinks(), logger: logger)
+        let pipeline = try Pipeline(configuration: configuration, sources: makeSources(), sinks: try makeSinks(),
+                                    logger: logger)
         reportRecovery(pipeline)
+        do {
+            try await runServices(of: pipeline, notifier: notifier)
+        } catch {
+            try? pipeline.close()
+            throw error
+        }
+        try pipeline.close()
+        let final = pipeline.snapshot()
+        logger.notice("tributary stopped", metadata: [
+            "stored": "\(final.topics.reduce(0) { $0 + $1.stored })",
+            "forwarded": "\(final.sinks.reduce(0) { $0 + $1.forwarded })",
+        ])
+        for sink in final.sinks where sink.lag > 0 {
+            logger.notice("readings not forwarded yet stay in the log and go out at the next start",
+                          metadata: ["sink": "\(sink.name)", "readings": "\(sink.lag)"])
+        }
+        return final
+    }
+
+    /// Starts the metrics endpoint, the watchdog, the status reporter and the
+    /// pipeline's services, says READY=1, and returns once they have stopped.
+    private func runServices(of pipeline: Pipeline, notifier: SystemdNotifier) async throws {
         var services: [any Service] = []
         if configuration.metrics.enabled {
             let server = try await MetricsServer.bind(host: configuration.metrics.host,
@@ -59,8 +82,14 @@ struct Daemon {
                 .run(snapshot: { pipeline.snapshot() })
         })
         services += pipeline.services
-        services.append(UntilShutdown { [logger] in
-            try? notifier.ready()
+        // Last, so the group has started everything before it: the log is
+        // recovered, the endpoint listens, every source and sink is running.
+        services.append(UntilShutdown { [logger, configuration] in
+            do {
+                try notifier.ready()
+            } catch {
+                logger.warning("\(error)")
+            }
             logger.notice("tributary is running", metadata: ["device": "\(configuration.deviceID)"])
         })
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
@@ -81,20 +110,9 @@ struct Daemon {
             try await group.run()
             tasks.cancelAll()
         }
-        try pipeline.close()
-        let final = pipeline.snapshot()
-        logger.notice("tributary stopped", metadata: [
-            "stored": "\(final.topics.reduce(0) { $0 + $1.stored })",
-            "forwarded": "\(final.sinks.reduce(0) { $0 + $1.forwarded })",
-        ])
-        for sink in final.sinks where sink.lag > 0 {
-            logger.notice("readings not forwarded yet stay in the log and go out at the next start",
-                          metadata: ["sink": "\(sink.name)", "readings": "\(sink.lag)"])
-        }
-        return final
     }
 
-    private func makeSources() throws -> [(Source, SourceConfiguration)] {
+    private func makeSources() -> [(Source, SourceConfiguration)] {
         configuration.sources.map { source in
             switch source.kind {
             case let .simulated(sim): return (SimulatedSource(name: source.name, configuration: sim), source)

@@ -119,6 +119,8 @@ struct DemoCommand: AsyncParsableCommand {
         let forwarded = final.sinks.reduce(0) { $0 + $1.forwarded }
         let dropped = final.topics.reduce(0) { $0 + $1.dropped }
         let seconds = (final.uptimeSeconds * 10).rounded() / 10
+        // As this process was started (swift run starts .build/.../tributary), so the hint works as printed.
+        let tributary = CommandLine.arguments.first ?? "tributary"
         return """
             demo stopped after \(seconds) s
               readings generated  \(StatusText.grouped(generated))
@@ -127,8 +129,8 @@ struct DemoCommand: AsyncParsableCommand {
                   final.sinks.reduce(0) { $0 + $1.lag }))
               dropped             \(StatusText.grouped(dropped))
             the log is kept in \(directory); look at it with
-              tributary log describe --data \(directory)
-              tributary log dump --data \(directory) --topic readings | head
+              \(tributary) log describe --data \(directory)
+              \(tributary) log dump --data \(directory) --topic readings | head
             """
     }
 }

@@ -132,6 +132,8 @@ public final class Forwarder: Service, Sendable {
         let readings: [StoredReading]
         do {
             readings = try await worker.perform { try readers.readers[index].next() }
+        } catch is CancellationError {
+            return .failed
         } catch {
             logger.error("cannot read the log", metadata: [
                 "topic": "\(partitions[index].topic)", "partition": "\(partitions[index].id)", "error": "\(error)",

@@ -93,11 +93,6 @@ public final class Pipeline: Sendable {
             topics: topics, sinks: forwarders.map(\.status),
             disk: DiskStatus(usedBytes: log.diskBytes, budgetBytes: log.configuration.diskBudget))
     }
-
-    /// The output of the source named `name`, for sources that report into it from elsewhere.
-    public func output(ofSource name: String) -> SourceOutput? {
-        sources.first { $0.source.name == name }?.output
-    }
 }
 
 /// Runs one source until graceful shutdown; a source that fails or ends is
