@@ -33,12 +33,15 @@ enum IdleBenchmark {
         for (index, test) in cases.enumerated() {
             let measured = try measure(test, executable: executable, directory: "\(root)/\(index)", seconds: seconds)
             let met = measured.rssMB < targetRSSMB && measured.cpuPercent < targetCPUPercent
-            say("\(test.name): RSS \(Format.fixed(measured.rssMB, 1)) MB (peak \(Format.fixed(measured.peakMB, 1))), "
-                + "CPU \(Format.fixed(measured.cpuPercent, 3))%, \(measured.threads) threads   "
-                + "[\(Format.verdict(met))]")
+            say("\(test.name): RSS \(Format.fixed(measured.rssMB, 1)) MB (peak \(Format.fixed(measured.peakMB, 1)); "
+                + "\(Format.fixed(measured.anonymousMB, 1)) MB anonymous, \(Format.fixed(measured.fileMB, 1)) MB pages of "
+                + "the executable and libraries), CPU \(Format.fixed(measured.cpuPercent, 3))%, "
+                + "\(measured.threads) threads   [\(Format.verdict(met))]")
             let key = index == 0 ? "idle" : "quiet"
             report.add("\(key)_rss_mb", measured.rssMB, digits: 1)
             report.add("\(key)_peak_rss_mb", measured.peakMB, digits: 1)
+            report.add("\(key)_rss_anonymous_mb", measured.anonymousMB, digits: 1)
+            report.add("\(key)_rss_file_mb", measured.fileMB, digits: 1)
             report.add("\(key)_cpu_percent", measured.cpuPercent, digits: 3)
             report.add("\(key)_target_met", met)
         }
@@ -48,6 +51,10 @@ enum IdleBenchmark {
     private struct Measured {
         var rssMB: Double
         var peakMB: Double
+        /// RssAnon: the heap and stacks, what the daemon itself allocated.
+        var anonymousMB: Double
+        /// RssFile: mapped pages of the executable and shared libraries.
+        var fileMB: Double
         var cpuPercent: Double
         var threads: Int
     }
@@ -95,6 +102,8 @@ enum IdleBenchmark {
         return Measured(
             rssMB: Double(field("VmRSS:", in: status) ?? 0) * 1024 / 1e6,
             peakMB: Double(field("VmHWM:", in: status) ?? 0) * 1024 / 1e6,
+            anonymousMB: Double(field("RssAnon:", in: status) ?? 0) * 1024 / 1e6,
+            fileMB: Double(field("RssFile:", in: status) ?? 0) * 1024 / 1e6,
             cpuPercent: Double(after - before) / ticks / elapsed * 100,
             threads: Int(field("Threads:", in: status) ?? 0))
     }

@@ -36,7 +36,7 @@ public final class PartitionWriter: Sendable {
     }
 
     /// Starts the writer's thread.
-    public init(partition: Partition, capacity: Int = 65_536, logger: Logger) throws {
+    public init(partition: Partition, capacity: Int = 16_384, logger: Logger) throws {
         precondition(capacity > 0, "a writer's queue holds at least one reading")
         self.partition = partition
         self.capacity = capacity

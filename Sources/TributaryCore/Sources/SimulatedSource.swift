@@ -7,7 +7,7 @@ import TributaryLog
 /// so the values and timestamps do not depend on when the task happens to
 /// wake. It wakes at most every 10 ms and sends every round due by then in
 /// one group; when the log cannot keep up, backpressure slows it and it
-/// catches up in groups of at most 65,536 readings.
+/// catches up in groups of at most 8,192 readings.
 public struct SimulatedSource: Source {
     public let name: String
     public let configuration: SimulatedSourceConfiguration
@@ -18,7 +18,7 @@ public struct SimulatedSource: Source {
     }
 
     private static let minimumWake: Duration = .milliseconds(10)
-    private static let maximumGroup = 65_536
+    private static let maximumGroup = 8_192
 
     public func run(output: SourceOutput) async throws {
         var sensors = SimulatedSensors(configuration: configuration, prefix: name,
