@@ -105,7 +105,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TributaryMetricsTests",
-            dependencies: ["TributaryMetrics"]
+            dependencies: [
+                "TributaryMetrics",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "TributarySystemdTests",

@@ -22,22 +22,27 @@ public final class MetricsServer: Service, Sendable {
     private let exporter: PrometheusExporter
     private let snapshot: @Sendable () -> PipelineSnapshot
     private let logger: Logger
+    /// A client gets this long to send its request and read the answer, so
+    /// idle connections cannot pile up or hold up the daemon's stop.
+    private let connectionTimeout: Duration
 
     private init(channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>,
-                 group: MultiThreadedEventLoopGroup, snapshot: @escaping @Sendable () -> PipelineSnapshot,
-                 logger: Logger) throws {
+                 group: MultiThreadedEventLoopGroup, connectionTimeout: Duration,
+                 snapshot: @escaping @Sendable () -> PipelineSnapshot, logger: Logger) throws {
         guard let address = channel.channel.localAddress else { throw MetricsError.noLocalAddress }
         self.address = address
         self.channel = channel
         self.group = group
         self.exporter = PrometheusExporter()
+        self.connectionTimeout = connectionTimeout
         self.snapshot = snapshot
         self.logger = logger
     }
 
-    /// Listens on `host:port`.
+    /// Listens on `host:port` (port 0: one the system picks, see `address`).
+    /// - Parameter connectionTimeout: how long a connection may take to be answered.
     /// - Throws: `MetricsError.cannotListen` naming the address (in use, not local, ...).
-    public static func bind(host: String, port: Int, logger: Logger,
+    public static func bind(host: String, port: Int, connectionTimeout: Duration = .seconds(10), logger: Logger,
                             snapshot: @escaping @Sendable () -> PipelineSnapshot) async throws -> MetricsServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         do {
@@ -51,7 +56,8 @@ public final class MetricsServer: Service, Sendable {
                             wrappingChannelSynchronously: child)
                     }
                 }
-            return try MetricsServer(channel: channel, group: group, snapshot: snapshot, logger: logger)
+            return try MetricsServer(channel: channel, group: group, connectionTimeout: connectionTimeout,
+                                     snapshot: snapshot, logger: logger)
         } catch {
             try? await group.shutdownGracefully()
             throw MetricsError.cannotListen(host: host, port: port, reason: "\(error)")
@@ -74,14 +80,10 @@ public final class MetricsServer: Service, Sendable {
         try? await group.shutdownGracefully()
     }
 
-    /// A client gets this long to send its request and read the answer, so
-    /// idle connections cannot pile up or hold up the daemon's stop.
-    private static let connectionTimeout: Duration = .seconds(10)
-
     private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
         await withTaskGroup(of: Void.self) { race in
             race.addTask { await self.answer(connection) }
-            race.addTask { try? await Task.sleep(for: Self.connectionTimeout) }
+            race.addTask { try? await Task.sleep(for: self.connectionTimeout) }
             await race.next()
             race.cancelAll()
         }

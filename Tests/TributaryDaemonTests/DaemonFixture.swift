@@ -91,9 +91,21 @@ struct ForwardedLine: Decodable, Equatable {
 }
 
 /// Waits for the daemon's process to end, at most `seconds`; nil if it did not.
-func exitStatus(of daemon: TributaryProcess, within seconds: Double) -> Int32? {
-    let exited = daemon.wait(seconds: seconds) { !$0.process.isRunning }
-    return exited ? daemon.process.terminationStatus : nil
+func exitStatus(of daemon: TributaryProcess, within seconds: Double) async -> Int32? {
+    nonisolated(unsafe) let daemon = daemon  // only the waiting thread touches it meanwhile
+    let status = try? await offPool { () -> Int32? in
+        let exited = daemon.wait(seconds: seconds) { !$0.process.isRunning }
+        return exited ? daemon.process.terminationStatus : nil
+    }
+    return status ?? nil
+}
+
+/// Runs blocking calls (waiting for a process, socket I/O) on a thread of
+/// their own: on the cooperative pool they would hold up every other test's tasks.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
 }
 
 enum FreePort {
@@ -118,7 +130,11 @@ enum FreePort {
 
 /// `GET path` on 127.0.0.1:port with HTTP/1.0, returning the body; the test's
 /// own minimal client, independent of the daemon's HTTP code.
-func httpGet(port: Int, path: String) throws -> (status: Int, body: String) {
+func httpGet(port: Int, path: String) async throws -> (status: Int, body: String) {
+    try await offPool { try blockingGet(port: port, path: path) }
+}
+
+private func blockingGet(port: Int, path: String) throws -> (status: Int, body: String) {
     let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(descriptor) }
     var address = sockaddr_in()

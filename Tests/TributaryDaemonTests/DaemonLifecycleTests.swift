@@ -24,7 +24,7 @@ struct DaemonLifecycleTests {
         kill(daemon.process.processIdentifier, SIGTERM)
         let stopping = await notifications.wait(for: .seconds(5)) { $0 == "STOPPING=1" }
         #expect(stopping != nil)
-        let status0 = exitStatus(of: daemon, within: 10)
+        let status0 = await exitStatus(of: daemon, within: 10)
         #expect(status0 == 0, "exit status after SIGTERM; stderr: \(daemon.stderr)")
 
         // Nothing acknowledged is lost: every durable reading was forwarded once, in order.
@@ -47,7 +47,7 @@ struct DaemonLifecycleTests {
             #expect(await notifications.wait(for: .seconds(20)) { $0 == "READY=1" } != nil, "run \(run) ready")
             try await Task.sleep(for: .milliseconds(1500))
             kill(daemon.process.processIdentifier, SIGTERM)
-            #expect(exitStatus(of: daemon, within: 10) == 0, "run \(run): \(daemon.stderr)")
+            #expect(await exitStatus(of: daemon, within: 10) == 0, "run \(run): \(daemon.stderr)")
 
             let durable = try fixture.durableOffsets()
             let forwarded = ForwardedLine.offsets(try ForwardedLine.parse(daemon.stdout), partitions: 2)
@@ -85,7 +85,7 @@ struct DaemonLifecycleTests {
         #expect(await notifications.watchdogPings(during: .seconds(10)) > 0, "pings resume")
 
         kill(daemon.process.processIdentifier, SIGTERM)
-        #expect(exitStatus(of: daemon, within: 10) == 0, "\(daemon.stderr)")
+        #expect(await exitStatus(of: daemon, within: 10) == 0, "\(daemon.stderr)")
     }
 }
 
@@ -108,7 +108,7 @@ struct DaemonStopTests {
         let (daemon, output) = try await startWedged(scratch)
         let start = ContinuousClock.now
         kill(daemon.process.processIdentifier, SIGTERM)
-        let status = exitStatus(of: daemon, within: 15)
+        let status = await exitStatus(of: daemon, within: 15)
         #expect(status == 0, "\(daemon.stderr)")
         #expect(ContinuousClock.now - start < .seconds(10))
         #expect(daemon.stderr.contains("not forwarded yet stay in the log"), "\(daemon.stderr)")
@@ -122,7 +122,7 @@ struct DaemonStopTests {
         try await Task.sleep(for: .milliseconds(500))
         let start = ContinuousClock.now
         kill(daemon.process.processIdentifier, SIGINT)
-        let status = exitStatus(of: daemon, within: 5)
+        let status = await exitStatus(of: daemon, within: 5)
         #expect(status == 130, "\(daemon.stderr)")
         #expect(ContinuousClock.now - start < .seconds(3))
         #expect(daemon.stderr.contains("second SIGINT: exiting at once"), "\(daemon.stderr)")

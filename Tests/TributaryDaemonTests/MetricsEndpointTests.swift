@@ -23,7 +23,7 @@ struct MetricsEndpointTests {
             var (status, metrics, durable) = (0, "", [Int64]())
             for _ in 0..<5 {
                 let before = try fixture.durableOffsets()
-                (status, metrics) = try httpGet(port: fixture.port, path: "/metrics")
+                (status, metrics) = try await httpGet(port: fixture.port, path: "/metrics")
                 durable = try fixture.durableOffsets()
                 if before == durable { break }
             }
@@ -44,7 +44,7 @@ struct MetricsEndpointTests {
         }
         #expect(received[0] >= 4 && received[1] > received[0], "the counters moved: \(received)")
 
-        let (notFound, _) = try httpGet(port: fixture.port, path: "/nothing-here")
+        let (notFound, _) = try await httpGet(port: fixture.port, path: "/nothing-here")
         #expect(notFound == 404)
 
         let status = try TributaryProcess.run(["status", "--address", "127.0.0.1:\(fixture.port)"], scratch: scratch)
@@ -57,7 +57,7 @@ struct MetricsEndpointTests {
         #expect(decoded?["deviceID"] as? String == "test-box")
 
         kill(daemon.process.processIdentifier, SIGTERM)
-        #expect(exitStatus(of: daemon, within: 10) == 0, "\(daemon.stderr)")
+        #expect(await exitStatus(of: daemon, within: 10) == 0, "\(daemon.stderr)")
     }
 
     @Test func statusWithoutADaemonSaysSoAndFails() throws {
