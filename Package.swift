@@ -107,6 +107,7 @@ let package = Package(
             name: "TributaryMetricsTests",
             dependencies: [
                 "TributaryMetrics",
+                "TributaryTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

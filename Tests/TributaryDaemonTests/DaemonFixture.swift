@@ -100,14 +100,6 @@ func exitStatus(of daemon: TributaryProcess, within seconds: Double) async -> In
     return status ?? nil
 }
 
-/// Runs blocking calls (waiting for a process, socket I/O) on a thread of
-/// their own: on the cooperative pool they would hold up every other test's tasks.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
-    }
-}
-
 enum FreePort {
     /// A TCP port on 127.0.0.1 that nothing listens on now.
     static func find() throws -> Int {
@@ -128,40 +120,9 @@ enum FreePort {
     }
 }
 
-/// `GET path` on 127.0.0.1:port with HTTP/1.0, returning the body; the test's
-/// own minimal client, independent of the daemon's HTTP code.
+/// `GET path` on 127.0.0.1:port with HTTP/1.0: the status code and the body.
 func httpGet(port: Int, path: String) async throws -> (status: Int, body: String) {
-    try await offPool { try blockingGet(port: port, path: path) }
-}
-
-private func blockingGet(port: Int, path: String) throws -> (status: Int, body: String) {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = UInt16(port).bigEndian
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-        }
-    }
-    guard connected else { throw SocketFailure(call: "connect", errno: errno) }
-    let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".utf8)
-    guard send(descriptor, request, request.count, 0) == request.count else {
-        throw SocketFailure(call: "send", errno: errno)
-    }
-    var response: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65_536)
-    while true {
-        let count = recv(descriptor, &buffer, buffer.count, 0)
-        if count <= 0 { break }
-        response += buffer[..<count]
-    }
-    let text = String(decoding: response, as: UTF8.self)
-    guard let split = text.range(of: "\r\n\r\n"), let status = Int(text.split(separator: " ").dropFirst().first ?? "")
-    else { throw SocketFailure(call: "parse", errno: 0) }
-    return (status, String(text[split.upperBound...]))
+    try await offPool { try LoopbackClient.get(port: port, path: path) }
 }
 
 /// The value of a Prometheus sample line `name{labels} value`, matched by
