@@ -24,8 +24,8 @@ enum CommandFailure: Error, CustomStringConvertible {
         case let .partitionCountMismatch(topic, existing, requested):
             return "topic \(topic) already has \(existing) partitions, not \(requested); "
                 + "leave out --partitions to append to the existing ones"
-        case let .cannotCreateDirectory(base, errno):
-            return "cannot create a temporary directory in \(base) (\(errno)); give one with --data"
+        case let .cannotCreateDirectory(path, errno):
+            return "cannot create the directory \(path) (\(errno)); give another with --data"
         case let .metricsDisabled(path):
             return "[metrics] is disabled in \(path), so the daemon serves no status; enable it, "
                 + "or give --address"

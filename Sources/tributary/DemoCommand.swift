@@ -56,7 +56,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     func run() async throws {
         LoggingBootstrap.bootstrap(level: logLevel)
-        let directory = try data ?? Self.makeTemporaryDirectory()
+        let directory = try data.map(Self.makeDirectories) ?? Self.makeTemporaryDirectory()
         printError("tributary demo: \(sensors) simulated sensors at \(rate)/s each; log in \(directory)")
         let terminal = isatty(STDERR_FILENO) == 1
         let progressInPlace = terminal && (quiet || isatty(STDOUT_FILENO) == 0)
@@ -98,11 +98,25 @@ struct DemoCommand: AsyncParsableCommand {
             metrics: metrics)
     }
 
+    /// `--data` with any missing parents created (`mkdir -p`). The daemon's
+    /// own log directory is not created this way, so a log meant for an
+    /// unmounted card never lands on the root file system.
+    private static func makeDirectories(_ path: String) throws -> String {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw CommandFailure.cannotCreateDirectory(prefix, errno: Errno(rawValue: errno))
+            }
+        }
+        return path
+    }
+
     private static func makeTemporaryDirectory() throws -> String {
         let base = getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
         var template = Array("\(base)/tributary-demo-XXXXXX".utf8CString)
         guard mkdtemp(&template) != nil else {
-            throw CommandFailure.cannotCreateDirectory(base, errno: Errno(rawValue: errno))
+            throw CommandFailure.cannotCreateDirectory("\(base)/tributary-demo-XXXXXX", errno: Errno(rawValue: errno))
         }
         return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
