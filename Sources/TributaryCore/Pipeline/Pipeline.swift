@@ -24,7 +24,7 @@ public final class Pipeline: Sendable {
     /// Opens (and recovers) the log, creates the configured topics, starts
     /// the writers' threads and registers every sink as a consumer.
     /// - Parameters:
-    ///   - sources: each configured source made into a `Source` (see `BuiltInComponents`).
+    ///   - sources: each configured source made into a `Source` (the executable does this).
     ///   - sinks: each configured sink made into a `Sink`, with the topics it forwards.
     public init(configuration: TributaryConfiguration, sources: [(Source, SourceConfiguration)],
                 sinks: [(Sink, SinkConfiguration)], logger: Logger) throws {
