@@ -32,7 +32,8 @@ struct Daemon {
     /// How often STATUS= (and `onStatus`) is refreshed.
     var statusInterval: Duration = .seconds(5)
 
-    static let stopTimeout: Duration = .seconds(8)
+    /// A sink wedged in a call is abandoned after this long, so a stop stays well inside 10 s.
+    static let stopTimeout: Duration = .seconds(5)
 
     /// Runs until stopped; returns the final snapshot after a clean stop.
     func run() async throws -> PipelineSnapshot {
