@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(
             name: "TributaryLogTests",
             // tributary-bench: CrashTests runs its crash-writer (and shares its workload code).
-            dependencies: ["TributaryLog", "CTributaryShims", "tributary-bench"]
+            dependencies: ["TributaryLog", "CTributaryShims", "tributary-bench", "TributaryTestSupport"]
         ),
         .testTarget(
             name: "TributaryCoreTests",

@@ -51,7 +51,7 @@ struct DaemonFixture {
     /// given) in its environment only.
     func start(notify: NotifySocket?, watchdogMicroseconds: Int? = nil, standardOutput: Pipe? = nil) throws
         -> TributaryProcess {
-        var environment = ProcessInfo.processInfo.environment
+        var environment = ProcessEnvironment.reading { ProcessInfo.processInfo.environment }
         for name in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "JOURNAL_STREAM"] {
             environment[name] = nil
         }

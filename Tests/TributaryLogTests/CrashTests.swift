@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import Testing
+import TributaryTestSupport
 @testable import TributaryLog
 // The writer's workload, its configuration and the child-process plumbing
 // come from the executable itself, so the test and the writer cannot drift apart.
@@ -33,9 +34,10 @@ import Testing
         let watch = Stopwatch()
         for round in 0..<rounds {
             let delay = random.integer(in: 5...60)
-            let child = try ChildProcess(executable: writer, arguments: [
+            let arguments = [
                 "crash-writer", "--data", directory, "--seed", String(random.next()), "--content-seed", String(seed),
-            ])
+            ]
+            let child = try ProcessEnvironment.reading { try ChildProcess(executable: writer, arguments: arguments) }
             let deadline = Stopwatch.nanoseconds() + UInt64(delay) * 1_000_000
             var opened = false
             while true {

@@ -17,8 +17,8 @@ struct SystemdEnvironmentTests {
     @Test("the notifier sends READY, STATUS, WATCHDOG, RELOADING and STOPPING as datagrams")
     func notifierSendsDatagrams() async throws {
         let socket = try NotifySocket()
-        setenv("NOTIFY_SOCKET", socket.path, 1)
-        defer { unsetenv("NOTIFY_SOCKET") }
+        ProcessEnvironment.set("NOTIFY_SOCKET", socket.path)
+        defer { ProcessEnvironment.set("NOTIFY_SOCKET", nil) }
         let notifier = SystemdNotifier()
         #expect(notifier.isEnabled)
 
@@ -38,7 +38,7 @@ struct SystemdEnvironmentTests {
 
     @Test("without NOTIFY_SOCKET the notifier is disabled and every call succeeds silently")
     func notifierWithoutSocket() throws {
-        unsetenv("NOTIFY_SOCKET")
+        ProcessEnvironment.set("NOTIFY_SOCKET", nil)
         let notifier = SystemdNotifier()
         #expect(!notifier.isEnabled)
         try notifier.ready()
@@ -49,8 +49,8 @@ struct SystemdEnvironmentTests {
 
     @Test("a NOTIFY_SOCKET nobody listens on is reported as an error naming the state")
     func notifierReportsDeadSocket() throws {
-        setenv("NOTIFY_SOCKET", "/tmp/tributary-nobody-listens-\(getpid()).sock", 1)
-        defer { unsetenv("NOTIFY_SOCKET") }
+        ProcessEnvironment.set("NOTIFY_SOCKET", "/tmp/tributary-nobody-listens-\(getpid()).sock")
+        defer { ProcessEnvironment.set("NOTIFY_SOCKET", nil) }
         let notifier = SystemdNotifier()
         let error = try #require(throws: SystemdError.self) { try notifier.ready() }
         guard case let .notifyFailed(state, errno) = error else {
@@ -100,8 +100,8 @@ struct SystemdEnvironmentTests {
     @Test("the pinger pings while the pipeline progresses, stops when it is wedged, and resumes")
     func pingerFollowsProgress() async throws {
         let socket = try NotifySocket()
-        setenv("NOTIFY_SOCKET", socket.path, 1)
-        defer { unsetenv("NOTIFY_SOCKET") }
+        ProcessEnvironment.set("NOTIFY_SOCKET", socket.path)
+        defer { ProcessEnvironment.set("NOTIFY_SOCKET", nil) }
         let pipeline = FakePipeline()
         let pinger = WatchdogPinger(
             notifier: SystemdNotifier(),
@@ -132,12 +132,8 @@ struct SystemdEnvironmentTests {
     }
 
     private func setWatchdogEnvironment(usec: String?, pid: String?) {
-        if let usec { setenv("WATCHDOG_USEC", usec, 1) } else { unsetenv("WATCHDOG_USEC") }
-        if let pid {
-            setenv("WATCHDOG_PID", pid == "self" ? String(getpid()) : pid, 1)
-        } else {
-            unsetenv("WATCHDOG_PID")
-        }
+        ProcessEnvironment.set("WATCHDOG_USEC", usec)
+        ProcessEnvironment.set("WATCHDOG_PID", pid == "self" ? String(getpid()) : pid)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TributaryTestSupport
 
 /// `systemd-analyze verify` checks that ExecStart= names an existing executable, and the
 /// daemon is not installed at /usr/bin/tributary on a build machine. Rather than edit the
@@ -74,7 +75,7 @@ struct UnitFileTests {
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
-        try process.run()
+        try ProcessEnvironment.reading { try process.run() }
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         let text = String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)

@@ -5,9 +5,13 @@ import Foundation
 public enum LoopbackClient {
     /// Connects to 127.0.0.1:`port`, sends `request` (if any), and returns
     /// everything the server sent before closing the connection.
-    public static func exchange(port: Int, request: String) throws -> String {
+    /// - Throws: `SocketFailure` if the server keeps the connection open
+    ///   without a byte for `timeoutSeconds`, so a test fails instead of hanging.
+    public static func exchange(port: Int, request: String, timeoutSeconds: Int = 30) throws -> String {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -24,8 +28,15 @@ public enum LoopbackClient {
         }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
-        while case let count = recv(descriptor, &buffer, buffer.count, 0), count > 0 {
-            response += buffer[..<count]
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count > 0 {
+                response += buffer[..<count]
+            } else if count == 0 {
+                break
+            } else if errno != EINTR {
+                throw SocketFailure(call: "recv", errno: errno)
+            }
         }
         return String(decoding: response, as: UTF8.self)
     }

@@ -39,7 +39,7 @@ public final class TributaryProcess {
             process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
         }
         process.standardError = try FileHandle(forWritingTo: stderrURL)
-        try process.run()
+        try ProcessEnvironment.reading { try process.run() }
     }
 
     /// Runs to completion and returns what it printed.
