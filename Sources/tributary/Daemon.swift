@@ -42,6 +42,7 @@ struct Daemon {
         let pipeline = try Pipeline(configuration: configuration, sources: makeSources(), sinks: try makeSinks(),
                                     logger: logger)
         reportRecovery(pipeline)
+        reportStart(pipeline.snapshot())
         do {
             try await runServices(of: pipeline, notifier: notifier)
         } catch {
@@ -126,6 +127,22 @@ struct Daemon {
             switch sink.kind {
             case .stdout: return (try StdoutSink(name: sink.name, output: sinkOutput), sink)
             }
+        }
+    }
+
+    /// Where each topic and sink stands as the daemon starts.
+    private func reportStart(_ snapshot: PipelineSnapshot) {
+        for topic in snapshot.topics {
+            logger.info("log open", metadata: [
+                "topic": "\(topic.name)",
+                "durable": .array(topic.partitions.map { "\($0.id)@\($0.durableOffset)" }),
+            ])
+        }
+        for sink in snapshot.sinks {
+            logger.info("forwarding", metadata: [
+                "sink": "\(sink.name)", "lag": "\(sink.lag)",
+                "resumes": .array(sink.partitions.map { "\($0.topic)-\($0.partition)@\($0.committedOffset)" }),
+            ])
         }
     }
 
