@@ -31,8 +31,7 @@ public final class PartitionWriter: Sendable {
         var stopping = false
         var stopped = false
         var whenStopped: [CheckedContinuation<Void, Never>] = []
-        var lastFailureLog: Int64 = .min
-        var unloggedFailures = 0
+        var failureLog = LogRateLimit()
     }
 
     /// Starts the writer's thread.
@@ -141,31 +140,11 @@ public final class PartitionWriter: Sendable {
             try body()
         } catch {
             let now = ContinuousClock.now
-            let (log, suppressed) = state.withLock { state -> (Bool, Int) in
-                let millisecond = now.millisecondsSinceReference
-                guard millisecond - state.lastFailureLog >= 1000 else {
-                    state.unloggedFailures += 1
-                    return (false, 0)
-                }
-                state.lastFailureLog = millisecond
-                defer { state.unloggedFailures = 0 }
-                return (true, state.unloggedFailures)
-            }
-            if log {
+            if let suppressed = state.withLock({ $0.failureLog.admit(at: now) }) {
                 logger.warning("partition write failed", metadata: [
                     "operation": "\(operation)", "error": "\(error)", "failures.suppressed": "\(suppressed)",
                 ])
             }
         }
     }
-}
-
-extension ContinuousClock.Instant {
-    /// Milliseconds since an arbitrary fixed point, for rate limiting.
-    fileprivate var millisecondsSinceReference: Int64 {
-        let elapsed = self - ContinuousClock.Instant.reference
-        return elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000
-    }
-
-    private static let reference = ContinuousClock.now
 }

@@ -20,8 +20,7 @@ public final class SourceOutput: Sendable {
     private struct Counters {
         var received: Int64 = 0
         var malformed: Int64 = 0
-        var lastMalformedLog: ContinuousClock.Instant?
-        var unloggedMalformed = 0
+        var malformedLog = LogRateLimit()
     }
 
     public init(source: String, topic: String, deadLetterTopic: String? = nil, router: Router, logger: Logger) {
@@ -55,17 +54,11 @@ public final class SourceOutput: Sendable {
     ///   - reason: what is wrong with it, for the log.
     public func reportMalformed(_ raw: [UInt8], reason: String, at timestamp: Int64) async {
         let now = ContinuousClock.now
-        let (log, suppressed) = counters.withLock { counters -> (Bool, Int) in
+        let suppressed = counters.withLock { counters in
             counters.malformed += 1
-            if let last = counters.lastMalformedLog, now - last < .seconds(1) {
-                counters.unloggedMalformed += 1
-                return (false, 0)
-            }
-            counters.lastMalformedLog = now
-            defer { counters.unloggedMalformed = 0 }
-            return (true, counters.unloggedMalformed)
+            return counters.malformedLog.admit(at: now)
         }
-        if log {
+        if let suppressed {
             logger.warning("malformed input", metadata: [
                 "reason": "\(reason)", "bytes": "\(raw.count)", "malformed.suppressed": "\(suppressed)",
             ])
