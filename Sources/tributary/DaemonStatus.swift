@@ -51,44 +51,20 @@ enum StatusText {
         let before = previous.sources.reduce(0) { $0 + $1.received }
         let seconds = max(current.uptimeSeconds - previous.uptimeSeconds, 0.001)
         let rate = Double(received - before) / seconds
-        var parts = ["\(grouped(Int64(rate.rounded()))) readings/s",
-                     "stored \(grouped(current.topics.reduce(0) { $0 + $1.stored }))"]
+        var parts = ["\(HumanText.grouped(Int64(rate.rounded()))) readings/s",
+                     "stored \(HumanText.grouped(current.topics.reduce(0) { $0 + $1.stored }))"]
         if !current.sinks.isEmpty {
-            parts.append("backlog \(grouped(current.sinks.reduce(0) { $0 + $1.lag }))")
+            parts.append("backlog \(HumanText.grouped(current.sinks.reduce(0) { $0 + $1.lag }))")
             let down = current.sinks.filter { !$0.linkUp }.map(\.name)
             if !down.isEmpty { parts.append("link down: " + down.joined(separator: ", ")) }
         }
         let dropped = current.topics.reduce(0) { $0 + $1.dropped }
-        if dropped > 0 { parts.append("dropped \(grouped(dropped))") }
+        if dropped > 0 { parts.append("dropped \(HumanText.grouped(dropped))") }
         let malformed = current.sources.reduce(0) { $0 + $1.malformed }
-        if malformed > 0 { parts.append("malformed \(grouped(malformed))") }
-        var disk = "disk \(bytes(current.disk.usedBytes))"
-        if let budget = current.disk.budgetBytes { disk += " of \(bytes(budget))" }
+        if malformed > 0 { parts.append("malformed \(HumanText.grouped(malformed))") }
+        var disk = "disk \(HumanText.bytes(current.disk.usedBytes))"
+        if let budget = current.disk.budgetBytes { disk += " of \(HumanText.bytes(budget))" }
         parts.append(disk)
         return parts.joined(separator: ", ")
-    }
-
-    /// 1234567 as "1,234,567".
-    static func grouped(_ value: Int64) -> String {
-        let digits = String(value.magnitude)
-        var out = ""
-        for (index, digit) in digits.enumerated() {
-            if index > 0 && (digits.count - index) % 3 == 0 { out.append(",") }
-            out.append(digit)
-        }
-        return value < 0 ? "-" + out : out
-    }
-
-    /// 1288490 as "1.2 MiB".
-    static func bytes(_ value: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var amount = Double(value)
-        var unit = 0
-        while amount >= 1024 && unit < units.count - 1 {
-            amount /= 1024
-            unit += 1
-        }
-        if unit == 0 { return "\(value) B" }
-        return "\((amount * 10).rounded() / 10) \(units[unit])"
     }
 }

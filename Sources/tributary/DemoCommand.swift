@@ -137,11 +137,11 @@ struct DemoCommand: AsyncParsableCommand {
         let tributary = CommandLine.arguments.first ?? "tributary"
         return """
             demo stopped after \(seconds) s
-              readings generated  \(StatusText.grouped(generated))
-              stored in the log   \(StatusText.grouped(stored)) (\(StatusText.bytes(diskBytes(directory))) on disk)
-              forwarded           \(StatusText.grouped(forwarded)), backlog \(StatusText.grouped(
+              readings generated  \(HumanText.grouped(generated))
+              stored in the log   \(HumanText.grouped(stored)) (\(HumanText.bytes(diskBytes(directory))) on disk)
+              forwarded           \(HumanText.grouped(forwarded)), backlog \(HumanText.grouped(
                   final.sinks.reduce(0) { $0 + $1.lag }))
-              dropped             \(StatusText.grouped(dropped))
+              dropped             \(HumanText.grouped(dropped))
             the log is kept in \(directory); look at it with
               \(tributary) log describe --data \(directory)
               \(tributary) log dump --data \(directory) --topic readings | head

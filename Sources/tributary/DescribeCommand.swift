@@ -54,7 +54,7 @@ struct DescribeCommand: ParsableCommand {
         let topicCount = Set(summaries.map(\.topic)).count
         func count(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
         var lines = ["log \(log.directory): \(count(topicCount, "topic")), \(count(summaries.count, "partition")), "
-            + "\(Self.size(diskBytes)) on disk"]
+            + "\(HumanText.bytes(diskBytes)) on disk"]
         guard !summaries.isEmpty else { return lines }
         lines.append("")
         lines += TextTable.render(
@@ -62,7 +62,7 @@ struct DescribeCommand: ParsableCommand {
             rightAligned: [1, 2, 3, 4, 5, 6],
             rows: summaries.map { s in
                 [s.topic, String(s.partition), String(s.start), String(s.end), String(s.end - s.start),
-                 String(s.segments), Self.size(s.diskBytes),
+                 String(s.segments), HumanText.bytes(s.diskBytes),
                  s.firstTimestamp.map(Timestamps.iso8601(milliseconds:)) ?? "-",
                  s.lastTimestamp.map(Timestamps.iso8601(milliseconds:)) ?? "-"]
             })
@@ -77,20 +77,6 @@ struct DescribeCommand: ParsableCommand {
                                       rightAligned: [2, 3, 4], rows: consumerRows)
         }
         return lines
-    }
-
-    /// Bytes for people: 1023 B, 4.0 KiB, 16.0 MiB.
-    static func size(_ bytes: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024, unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        if unit == 0 { return "\(bytes) B" }
-        let tenths = Int((value * 10).rounded())
-        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
     }
 }
 
@@ -136,27 +122,5 @@ private struct PartitionSummary {
                          ("lag", .int(end - $0.committed))])
             })),
         ])
-    }
-}
-
-/// Columns padded to their widest cell, for terminal output.
-enum TextTable {
-    static func render(header: [String], rightAligned: Set<Int>, rows: [[String]]) -> [String] {
-        let all = [header] + rows
-        let widths = header.indices.map { column in all.map { $0[column].count }.max() ?? 0 }
-        return all.map { row in
-            row.enumerated().map { column, cell in
-                let padding = String(repeating: " ", count: widths[column] - cell.count)
-                return rightAligned.contains(column) ? padding + cell : cell + padding
-            }.joined(separator: "  ").trimmingTrailingSpaces()
-        }
-    }
-}
-
-private extension String {
-    func trimmingTrailingSpaces() -> String {
-        var trimmed = self
-        while trimmed.last == " " { trimmed.removeLast() }
-        return trimmed
     }
 }

@@ -58,38 +58,33 @@ struct StatusCommand: AsyncParsableCommand {
 /// The status as aligned tables for people.
 enum StatusTable {
     static func render(_ s: PipelineSnapshot) -> String {
-        var lines = ["device \(s.deviceID), up \(duration(s.uptimeSeconds)), disk \(StatusText.bytes(s.disk.usedBytes))"
-            + (s.disk.budgetBytes.map { " of \(StatusText.bytes($0))" } ?? "")]
+        var lines = ["device \(s.deviceID), up \(duration(s.uptimeSeconds)), disk \(HumanText.bytes(s.disk.usedBytes))"
+            + (s.disk.budgetBytes.map { " of \(HumanText.bytes($0))" } ?? "")]
         lines.append("")
-        lines += table(["SOURCE", "TOPIC", "RECEIVED", "MALFORMED"], s.sources.map {
-            [$0.name, $0.topic, StatusText.grouped($0.received), StatusText.grouped($0.malformed)]
+        lines += table(["SOURCE", "TOPIC", "RECEIVED", "MALFORMED"], rightAligned: [2, 3], s.sources.map {
+            [$0.name, $0.topic, HumanText.grouped($0.received), HumanText.grouped($0.malformed)]
         })
         lines.append("")
         lines += table(["TOPIC", "PARTITION", "START", "DURABLE", "STORED", "DROPPED", "QUEUE", "DISK"],
+                       rightAligned: [1, 2, 3, 4, 5, 6, 7],
                        s.topics.flatMap { topic in topic.partitions.map { p in
                            [topic.name, "\(p.id)", "\(p.startOffset)", "\(p.durableOffset)",
-                            StatusText.grouped(p.stored), StatusText.grouped(p.dropped),
-                            StatusText.grouped(Int64(p.queueDepth)), StatusText.bytes(p.diskBytes)]
+                            HumanText.grouped(p.stored), HumanText.grouped(p.dropped),
+                            HumanText.grouped(Int64(p.queueDepth)), HumanText.bytes(p.diskBytes)]
                        } })
         lines.append("")
-        lines += table(["SINK", "LINK", "FORWARDED", "FAILURES", "LAG", "LAST UPLOAD"], s.sinks.map { sink in
-            [sink.name, sink.linkUp ? "up" : "down", StatusText.grouped(sink.forwarded),
-             StatusText.grouped(sink.failures), StatusText.grouped(sink.lag),
+        lines += table(["SINK", "LINK", "FORWARDED", "FAILURES", "LAG", "LAST UPLOAD"], rightAligned: [2, 3, 4],
+                       s.sinks.map { sink in
+            [sink.name, sink.linkUp ? "up" : "down", HumanText.grouped(sink.forwarded),
+             HumanText.grouped(sink.failures), HumanText.grouped(sink.lag),
              sink.lastUpload.map { "\(duration(Double(s.timestamp - $0) / 1000)) ago" } ?? "never"]
         })
         return lines.joined(separator: "\n")
     }
 
-    private static func table(_ header: [String], _ rows: [[String]]) -> [String] {
-        guard !rows.isEmpty else { return ["(no \(header[0].lowercased())s)"] }
-        let widths = header.indices.map { column in
-            ([header] + rows).map { $0[column].count }.max() ?? 0
-        }
-        return ([header] + rows).map { row in
-            row.enumerated().map { column, cell in
-                cell + String(repeating: " ", count: widths[column] - cell.count)
-            }.joined(separator: "  ").trimmingTrailingSpaces()
-        }
+    private static func table(_ header: [String], rightAligned: Set<Int>, _ rows: [[String]]) -> [String] {
+        rows.isEmpty ? ["(no \(header[0].lowercased())s)"]
+            : TextTable.render(header: header, rightAligned: rightAligned, rows: rows)
     }
 
     private static func duration(_ seconds: Double) -> String {
@@ -98,13 +93,5 @@ enum StatusTable {
         if whole < 3600 { return "\(whole / 60)m \(whole % 60)s" }
         if whole < 86_400 { return "\(whole / 3600)h \(whole % 3600 / 60)m" }
         return "\(whole / 86_400)d \(whole % 86_400 / 3600)h"
-    }
-}
-
-extension String {
-    fileprivate func trimmingTrailingSpaces() -> String {
-        var text = self
-        while text.last == " " { text.removeLast() }
-        return text
     }
 }
