@@ -100,12 +100,12 @@ enum IdleBenchmark {
         let exit = daemon.waitForExit()
         guard exit == 0 else { fail("tributary run --config \(config) exited with status \(exit)") }
         return Measured(
-            rssMB: Double(field("VmRSS:", in: status) ?? 0) * 1024 / 1e6,
-            peakMB: Double(field("VmHWM:", in: status) ?? 0) * 1024 / 1e6,
-            anonymousMB: Double(field("RssAnon:", in: status) ?? 0) * 1024 / 1e6,
-            fileMB: Double(field("RssFile:", in: status) ?? 0) * 1024 / 1e6,
+            rssMB: Double(ProcessStats.field("VmRSS:", inText: status) ?? 0) * 1024 / 1e6,
+            peakMB: Double(ProcessStats.field("VmHWM:", inText: status) ?? 0) * 1024 / 1e6,
+            anonymousMB: Double(ProcessStats.field("RssAnon:", inText: status) ?? 0) * 1024 / 1e6,
+            fileMB: Double(ProcessStats.field("RssFile:", inText: status) ?? 0) * 1024 / 1e6,
             cpuPercent: Double(after - before) / ticks / elapsed * 100,
-            threads: Int(field("Threads:", in: status) ?? 0))
+            threads: Int(ProcessStats.field("Threads:", inText: status) ?? 0))
     }
 
     /// utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat).
@@ -116,13 +116,6 @@ enum IdleBenchmark {
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // fields[0] is field 3 (state), so field N is fields[N - 3].
         return (Int64(fields[11]) ?? 0) + (Int64(fields[12]) ?? 0)
-    }
-
-    private static func field(_ key: String, in text: String) -> Int64? {
-        for line in text.split(separator: "\n") where line.hasPrefix(key) {
-            return Int64(line.dropFirst(key.count).filter(\.isNumber))
-        }
-        return nil
     }
 
     /// `tributary` beside this executable, as `swift build` puts them.

@@ -23,6 +23,11 @@ enum ProcessStats {
     /// The first number after `key` at the start of a line of a small /proc file.
     private static func field(_ key: String, in path: String) -> Int64? {
         guard let text = try? FileIO.readSmallFile(path) else { return nil }
+        return field(key, inText: text)
+    }
+
+    /// The first number after `key` at the start of a line of `text` (a /proc file's contents).
+    static func field(_ key: String, inText text: String) -> Int64? {
         for line in text.split(separator: "\n") where line.hasPrefix(key) {
             let digits = line.dropFirst(key.count).drop(while: { $0 == " " || $0 == "\t" })
                 .prefix(while: { $0.isNumber })
