@@ -34,15 +34,16 @@ public final class BlockingWorker: Sendable {
     ///   `PipelineError.workerStopped` after `stop`.
     public func perform<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         let once = Mutex<CheckedContinuation<T, Error>?>(nil)
+        // The first of the job's result and the cancellation resumes the caller.
+        let finish: @Sendable (Result<T, Error>) -> Void = { result in
+            once.withLock { pending in
+                defer { pending = nil }
+                return pending
+            }?.resume(with: result)
+        }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
                 once.withLock { $0 = continuation }
-                let finish: @Sendable (Result<T, Error>) -> Void = { result in
-                    once.withLock { pending in
-                        defer { pending = nil }
-                        return pending
-                    }?.resume(with: result)
-                }
                 if Task.isCancelled { return finish(.failure(CancellationError())) }
                 let accepted = state.withLock { state -> Bool in
                     guard !state.stopped else { return false }
@@ -56,10 +57,7 @@ public final class BlockingWorker: Sendable {
                 }
             }
         } onCancel: {
-            once.withLock { pending in
-                defer { pending = nil }
-                return pending
-            }?.resume(throwing: CancellationError())
+            finish(.failure(CancellationError()))
         }
     }
 
