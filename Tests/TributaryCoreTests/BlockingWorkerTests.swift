@@ -23,9 +23,16 @@ struct BlockingWorkerTests {
         defer { worker.stop() }
         let release = DispatchSemaphore(value: 0)
         // Were cancellation to wait for the job, this lets the test end (and fail) instead of hanging.
-        DispatchQueue.global().asyncAfter(deadline: .now() + 10) { release.signal() }
-        let waiting = Task { try await worker.perform { release.wait(); return 1 } }
-        try await Task.sleep(for: .milliseconds(50))
+        DispatchQueue.global().asyncAfter(deadline: .now() + 120) { release.signal() }
+        let started = Atomic(false)
+        let waiting = Task {
+            try await worker.perform {
+                started.store(true, ordering: .releasing)
+                release.wait()
+                return 1
+            }
+        }
+        while !started.load(ordering: .acquiring) { try await Task.sleep(for: .milliseconds(5)) }
         waiting.cancel()
         await #expect(throws: CancellationError.self) { try await waiting.value }
         release.signal()
