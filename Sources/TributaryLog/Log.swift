@@ -92,9 +92,7 @@ public final class Log: Sendable {
         if let existing = partitions(of: name) { return existing }
         precondition(!isReadOnly, "creating a topic in a log opened read-only")
         guard LogFileNames.isValidName(name) else { throw LogError.invalidName(name) }
-        guard (1...1024).contains(count) else {
-            throw LogError.invalidConfiguration("topic \(name): partitions must be 1 to 1024")
-        }
+        try TopicConfiguration.checkPartitions(count, topic: name)
         // Every new partition starts with a full-size active segment; the budget
         // checked at open covers only the configured topics.
         let needed = Int64(count) * configuration.segmentBytes

@@ -27,12 +27,24 @@ public struct TopicConfiguration: Sendable, Equatable {
     public var retentionBytes: Int64?
     public var fullPolicy: FullPolicy
 
+    /// How many partitions a topic may have.
+    public static let partitionRange = 1...1024
+
     public init(partitions: Int = 1, retentionMilliseconds: Int64? = nil, retentionBytes: Int64? = nil,
                 fullPolicy: FullPolicy = .dropOldest) {
         self.partitions = partitions
         self.retentionMilliseconds = retentionMilliseconds
         self.retentionBytes = retentionBytes
         self.fullPolicy = fullPolicy
+    }
+}
+
+extension TopicConfiguration {
+    static func checkPartitions(_ count: Int, topic: String) throws {
+        guard partitionRange.contains(count) else {
+            throw LogError.invalidConfiguration(
+                "topic \(topic): partitions must be \(partitionRange.lowerBound) to \(partitionRange.upperBound)")
+        }
     }
 }
 
@@ -61,8 +73,19 @@ public struct LogConfiguration: Sendable, Equatable {
 
     public func topic(_ name: String) -> TopicConfiguration { topics[name] ?? defaultTopic }
 
+    /// The smallest segment size the log accepts.
+    public static let minimumSegmentBytes: Int64 = 64 << 10
+
+    /// The smallest disk budget for `partitions` partitions: every partition
+    /// needs its active segment, and the log room to roll one more. nil when
+    /// the product does not fit an Int64 (no budget can be that large).
+    public static func minimumDiskBudget(partitions: Int, segmentBytes: Int64) -> Int64? {
+        let (needed, overflow) = Int64(max(partitions, 1) + 1).multipliedReportingOverflow(by: segmentBytes)
+        return overflow ? nil : needed
+    }
+
     func validate() throws {
-        guard segmentBytes >= 64 << 10 else {
+        guard segmentBytes >= Self.minimumSegmentBytes else {
             throw LogError.invalidConfiguration("segment size \(segmentBytes) is below the minimum of 64 KiB")
         }
         guard segmentMilliseconds > 0 else {
@@ -77,17 +100,15 @@ public struct LogConfiguration: Sendable, Equatable {
         }
         for (name, topic) in topics {
             guard LogFileNames.isValidName(name) else { throw LogError.invalidName(name) }
-            guard (1...1024).contains(topic.partitions) else {
-                throw LogError.invalidConfiguration("topic \(name): partitions must be 1 to 1024")
-            }
+            try TopicConfiguration.checkPartitions(topic.partitions, topic: name)
         }
         if let budget = diskBudget {
-            // Every partition needs its active segment and room to roll one more.
             let partitions = topics.values.reduce(0) { $0 + $1.partitions }
-            let needed = Int64(max(partitions, 1) + 1) * segmentBytes
-            guard budget >= needed else {
+            let needed = Self.minimumDiskBudget(partitions: partitions, segmentBytes: segmentBytes)
+            guard let needed, budget >= needed else {
                 throw LogError.invalidConfiguration(
-                    "disk budget \(budget) bytes is below \(needed): (partitions + 1) x segment size")
+                    "disk budget \(budget) bytes is below \(needed.map(String.init) ?? "Int64.max"): "
+                        + "(partitions + 1) x segment size")
             }
         }
     }

@@ -5,9 +5,13 @@ import Synchronization
 /// `<log>/<topic>-<partition>/`.
 ///
 /// Thread-safe: every method may be called from any thread; appends, syncs,
-/// commits and reader refreshes are serialised by one lock (a reader waits at
-/// most for one fdatasync). Readers see only durable readings: the durable
-/// watermark is the offset after the last batch made durable by fdatasync.
+/// commits and retention are serialised by one lock, which the writer holds
+/// across fdatasync. Readers and observers never take it: after each change
+/// the partition publishes a `PartitionView` (offsets, statistics, the
+/// segments as far as they are durable) under a lock of its own that is only
+/// held to copy it, so a slow disk cannot stall a reader or the metrics.
+/// Readers see only durable readings: the durable watermark is the offset
+/// after the last batch made durable by fdatasync.
 public final class Partition: Sendable {
     public let topic: String
     public let id: Int
@@ -17,7 +21,10 @@ public final class Partition: Sendable {
     public let recovery: RecoveryReport
     /// The settings the partition was opened with (flush policy, sizes).
     public let configuration: LogConfiguration
-    let state: Mutex<PartitionState>
+    /// The writer's state; only `mutate` and `mutateIfAvailable` touch it.
+    private let state: Mutex<PartitionState>
+    /// What readers and observers see, republished by every `mutate`.
+    private let published: Mutex<PartitionView>
     private let durableListeners = Mutex<(next: Int, listeners: [Int: @Sendable (Int64) -> Void])>((0, [:]))
 
     init(topic: String, id: Int, directory: String, configuration: LogConfiguration, readOnly: Bool,
@@ -34,24 +41,52 @@ public final class Partition: Sendable {
         let consumers = try ConsumerRegistry.load(directory: directory, segments: loaded.segments,
                                                   readOnly: readOnly, report: &report)
         self.recovery = report
-        self.state = Mutex(PartitionState(topic: topic, segments: loaded.segments, consumers: consumers,
-                                          lastSync: SystemClock.monotonicMilliseconds(), budget: log.budget))
-        state.withLock { $0.owner = self }
+        let initial = PartitionState(topic: topic, segments: loaded.segments, consumers: consumers,
+                                     lastSync: SystemClock.monotonicMilliseconds(), budget: log.budget)
+        self.published = Mutex(initial.view)
+        self.state = Mutex(initial)
+        mutate { $0.owner = self }
         log.budget.register(self)
+    }
+
+    /// Runs `body` under the writer's lock and publishes the resulting view
+    /// before releasing it (also when `body` throws), so views appear in the
+    /// order of the changes.
+    func mutate<T: Sendable>(_ body: (inout sending PartitionState) throws -> sending T) rethrows -> sending T {
+        try state.withLock { state in
+            defer { publish(state.view) }
+            return try body(&state)
+        }
+    }
+
+    /// Like `mutate`, but returns nil at once if another thread holds the lock.
+    func mutateIfAvailable<T: Sendable>(_ body: (inout sending PartitionState) throws -> sending T) rethrows
+        -> sending T? {
+        try state.withLockIfAvailable { state in
+            defer { publish(state.view) }
+            return try body(&state)
+        }
+    }
+
+    private func publish(_ view: PartitionView) {
+        published.withLock { $0 = view }
     }
 
     // MARK: Offsets
 
+    /// The partition as of its last change; never waits for the writer.
+    public var view: PartitionView { published.withLock { $0 } }
     /// The first offset still in the log (retention moves it forward).
-    public var startOffset: Int64 { state.withLock { $0.segments.first?.baseOffset ?? 0 } }
+    public var startOffset: Int64 { published.withLock { $0.startOffset } }
     /// The offset the next appended reading gets.
-    public var endOffset: Int64 { state.withLock { $0.endOffset } }
+    public var endOffset: Int64 { published.withLock { $0.endOffset } }
     /// Readings below this offset are durable; readers see nothing at or above it.
-    public var durableOffset: Int64 { state.withLock { $0.durableOffset } }
+    public var durableOffset: Int64 { published.withLock { $0.durableOffset } }
+    /// Every segment, the active one with all it holds, durable or not.
     public var segments: [SegmentSnapshot] { state.withLock { $0.segments.map(\.snapshot) } }
-    public var statistics: PartitionStatistics { state.withLock { $0.statistics } }
+    public var statistics: PartitionStatistics { published.withLock { $0.statistics } }
     /// Bytes the partition takes on disk, preallocated space included.
-    public var diskBytes: Int64 { state.withLock { $0.diskBytes } }
+    public var diskBytes: Int64 { published.withLock { $0.diskBytes } }
 
     // MARK: Writing
 
@@ -77,7 +112,16 @@ public final class Partition: Sendable {
 
     private func append(slice readings: ArraySlice<Reading>) throws {
         try advancingDurable { state in
-            try state.append(readings, configuration: configuration, directory: directory)
+            let refused: LogError?
+            do {
+                try state.append(readings, configuration: configuration, directory: directory)
+                refused = nil
+            } catch let error as LogError {
+                // A reading too large for any batch is refused alone: the
+                // readings collected around it still get the flush they are due.
+                guard case .readingTooLarge = error else { throw error }
+                refused = error
+            }
             switch configuration.flush {
             case .everyBatch:
                 try state.sync(configuration: configuration, directory: directory)
@@ -86,6 +130,7 @@ public final class Partition: Sendable {
                     try state.sync(configuration: configuration, directory: directory)
                 }
             }
+            if let refused { throw refused }
         }
     }
 
@@ -110,7 +155,7 @@ public final class Partition: Sendable {
     /// inspection or copying. The partition must not be used afterwards.
     func close() throws {
         guard !isReadOnly else { return }
-        try state.withLock { state in
+        try mutate { state in
             try state.sync(configuration: configuration, directory: directory)
             try state.segments.last?.seal()
         }
@@ -128,7 +173,7 @@ public final class Partition: Sendable {
                 for listener in listeners { listener(after) }
             }
         }
-        return try state.withLock { state in
+        return try mutate { state in
             before = state.durableOffset
             defer { after = state.durableOffset }
             return try body(&state)
@@ -178,12 +223,12 @@ public final class Partition: Sendable {
 
     // MARK: Consumers
 
-    public var consumers: [String: Int64] { state.withLock { $0.consumers.offsets } }
+    public var consumers: [String: Int64] { published.withLock { $0.consumers } }
 
     /// The consumer's committed offset (the next offset it will read), or nil
     /// if it has never committed here.
     public func committedOffset(for consumer: String) -> Int64? {
-        state.withLock { $0.consumers.offsets[consumer] }
+        published.withLock { $0.consumers[consumer] }
     }
 
     /// Durably records that `consumer` has processed everything below `offset`.
@@ -194,7 +239,7 @@ public final class Partition: Sendable {
     public func commit(_ offset: Int64, for consumer: String) throws {
         precondition(!isReadOnly, "commit on a log opened read-only")
         guard LogFileNames.isValidName(consumer) else { throw LogError.invalidName(consumer) }
-        try state.withLock { state in
+        try mutate { state in
             let start = state.segments.first?.baseOffset ?? 0
             guard offset <= state.durableOffset else {
                 throw LogError.offsetOutOfRange(requested: offset, start: start, end: state.durableOffset)
@@ -211,13 +256,30 @@ public final class Partition: Sendable {
     public func register(consumer: String) throws -> Int64 {
         precondition(!isReadOnly, "register on a log opened read-only")
         guard LogFileNames.isValidName(consumer) else { throw LogError.invalidName(consumer) }
-        return try state.withLock { state in
+        return try mutate { state in
             if let committed = state.consumers.offsets[consumer] { return committed }
             let start = state.segments.first?.baseOffset ?? 0
             try state.consumers.commit(start, for: consumer, directory: directory)
             return start
         }
     }
+}
+
+/// A partition as readers and observers see it, as of its last change.
+public struct PartitionView: Sendable, Equatable {
+    /// The first offset still in the log.
+    public var startOffset: Int64
+    /// The offset the next appended reading gets.
+    public var endOffset: Int64
+    /// Readings below this offset are durable.
+    public var durableOffset: Int64
+    /// The segments, the active one cut at the durable watermark.
+    public var readableSegments: [SegmentSnapshot]
+    public var statistics: PartitionStatistics
+    /// Bytes on disk, preallocated space included.
+    public var diskBytes: Int64
+    /// Committed offsets by consumer.
+    public var consumers: [String: Int64]
 }
 
 /// Counters since the partition was opened. Every reading the log loses or

@@ -37,7 +37,8 @@ public final class PartitionReader {
     /// array when the reader has caught up with the durable watermark.
     public func next() throws -> [StoredReading] {
         while true {
-            let (segments, durable) = partition.state.withLock { ($0.readableSegments, $0.durableOffset) }
+            let view = partition.view
+            let (segments, durable) = (view.readableSegments, view.durableOffset)
             guard let first = segments.first else { return [] }
             if let start { position(at: start, in: segments); self.start = nil }
             if position < first.baseOffset {

@@ -14,8 +14,9 @@ public struct Reading: Sendable, Hashable {
 }
 
 extension Reading {
-    /// An upper bound on the bytes the reading takes in a batch.
-    var approximateEncodedSize: Int {
+    /// An upper bound on the bytes the reading takes in a batch: its sensor
+    /// id, its string or bytes value, and 40 bytes.
+    public var approximateEncodedSize: Int {
         let payload: Int
         switch value {
         case let .string(text): payload = text.utf8.count

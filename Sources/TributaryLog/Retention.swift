@@ -55,13 +55,14 @@ extension Log {
 extension Partition {
     /// The newest timestamp of the oldest sealed segment, if there is one.
     var oldestSealedTimestamp: Int64? {
-        state.withLock { $0.segments.count > 1 ? $0.segments[0].maxTimestamp : nil }
+        let segments = view.readableSegments
+        return segments.count > 1 ? segments[0].maxTimestamp : nil
     }
 
     /// Deletes oldest sealed segments while `condition` holds (at most `limit`).
     func deleteOldest(into report: inout RetentionReport, limit: Int = .max,
                       while condition: (PartitionState) -> Bool) throws {
-        let (deleted, freed, dropped) = try state.withLock { state -> (Int, Int64, Int64) in
+        let (deleted, freed, dropped) = try mutate { state -> (Int, Int64, Int64) in
             var deleted = 0
             var freed: Int64 = 0
             let droppedBefore = state.statistics.droppedUnconsumedReadings

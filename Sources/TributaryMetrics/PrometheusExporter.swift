@@ -29,6 +29,15 @@ final class PrometheusExporter: Sendable {
                     "Readings a source handed to the log")
             counter("tributary_source_readings_malformed_total", labels, source.malformed,
                     "Inputs a source could not turn into readings")
+            counter("tributary_source_readings_refused_total", labels, source.refused,
+                    "Readings the log did not take from a source (the daemon was stopping)")
+            counter("tributary_source_reconnects_total", labels, source.reconnects,
+                    "Reconnections of a source to its device or broker")
+            gauge("tributary_source_up", labels, source.error == nil ? 1 : 0,
+                  "1 while the source reads, 0 while it reports an error or has stopped")
+            gauge("tributary_source_last_reading_timestamp_seconds", labels,
+                  source.lastReading.map { Double($0) / 1000 } ?? 0,
+                  "When the log last took a reading from the source (0: never since start)")
         }
         for topic in snapshot.topics {
             for partition in topic.partitions {
@@ -37,6 +46,8 @@ final class PrometheusExporter: Sendable {
                         "Readings made durable in the log")
                 counter("tributary_log_readings_dropped_total", labels, partition.dropped,
                         "Readings lost to retention before every sink had them, refused, or lost to failed writes")
+                counter("tributary_log_segments_deleted_total", labels, partition.deletedSegments,
+                        "Segments deleted by retention or the disk budget")
                 gauge("tributary_log_queue_depth_readings", labels, Double(partition.queueDepth),
                       "Readings waiting in the partition writer's queue")
                 gauge("tributary_log_durable_offset", labels, Double(partition.durableOffset),
@@ -58,6 +69,8 @@ final class PrometheusExporter: Sendable {
                   "When the upstream last acknowledged a delivery (0: never since start)")
             gauge("tributary_sink_lag_readings", labels, Double(sink.lag),
                   "Durable readings the upstream has not acknowledged yet")
+            gauge("tributary_sink_deliveries_in_flight", labels, Double(sink.inFlight),
+                  "Deliveries sent to the upstream and not yet acknowledged or failed")
             for partition in sink.partitions {
                 gauge("tributary_sink_partition_lag_readings",
                       [("sink", sink.name), ("topic", partition.topic), ("partition", "\(partition.partition)")],

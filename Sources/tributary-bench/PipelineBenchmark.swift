@@ -107,19 +107,16 @@ enum PipelineBenchmark {
         log.flush = .interval(maxDelayMilliseconds: 100, maxBytes: 4 << 20)
         let configuration = TributaryConfiguration(
             deviceID: "bench", log: log, topics: ["bench": TopicSettings(partitions: 1)],
-            sources: [SourceConfiguration(name: "sim", topic: "bench", kind: .simulated(simulated()))],
-            sinks: [SinkConfiguration(name: "null", topics: ["bench"], kind: .stdout)])
+            sources: [SourceConfiguration(name: "sim", topic: "bench", settings: simulated())],
+            sinks: [SinkConfiguration(name: "null", topics: ["bench"], settings: StdoutSinkSettings())])
         let logger = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
         let devNull = try FileDescriptor.open("/dev/null", .writeOnly)
         defer { try? devNull.close() }
         let pipeline = try Pipeline(
             configuration: configuration,
-            sources: configuration.sources.map { source in
-                guard case let .simulated(sim) = source.kind else { fatalError("only sim sources here") }
-                return (SimulatedSource(name: source.name, configuration: sim), source)
-            },
-            sinks: try configuration.sinks.map { sink -> (Sink, SinkConfiguration) in
-                (discard ? DiscardingSink(name: sink.name) : try StdoutSink(name: sink.name, output: devNull), sink)
+            sources: configuration.sources.map { (SimulatedSource(name: $0.name, configuration: simulated()), $0) },
+            sinks: configuration.sinks.map { sink -> (Sink, SinkConfiguration) in
+                (discard ? DiscardingSink(name: sink.name) : StdoutSink(name: sink.name, output: devNull), sink)
             },
             logger: logger)
         let group = ServiceGroup(services: pipeline.services, logger: logger)
@@ -144,9 +141,9 @@ enum PipelineBenchmark {
     }
 }
 
-/// Acknowledges every batch at once: measures the data path without a sink's own cost.
+/// Acknowledges every delivery at once: measures the data path without a sink's own cost.
 private struct DiscardingSink: Sink {
     let name: String
 
-    func deliver(_ batch: SinkBatch) async throws {}
+    func send(_ delivery: Delivery) async throws { delivery.acknowledge() }
 }

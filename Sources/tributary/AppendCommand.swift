@@ -32,8 +32,9 @@ struct AppendCommand: ParsableCommand {
     var partitions: Int?
 
     func validate() throws {
-        if let partitions, !(1...1024).contains(partitions) {
-            throw ValidationError("--partitions must be 1 to 1024")
+        let range = TopicConfiguration.partitionRange
+        if let partitions, !range.contains(partitions) {
+            throw ValidationError("--partitions must be \(range.lowerBound) to \(range.upperBound)")
         }
     }
 

@@ -15,7 +15,7 @@ struct CheckConfigCommand: ParsableCommand {
     func run() throws {
         let configuration: TributaryConfiguration
         do {
-            configuration = try TributaryConfiguration.load(path: path)
+            configuration = try TributaryConfiguration.load(path: path, plugins: .tributary)
         } catch {
             for mistake in error.errors { printError(mistake.description) }
             throw ExitCode.failure
@@ -31,17 +31,12 @@ struct CheckConfigCommand: ParsableCommand {
             "\(name) (\(topic.partitions) partition\(topic.partitions == 1 ? "" : "s"))"
         }
         lines.append("topics: " + topics.joined(separator: ", "))
-        let sources = configuration.sources.map { source -> String in
-            switch source.kind {
-            case let .simulated(sim):
-                return "\(source.name) (sim, \(sim.sensors) sensors at \(sim.readingsPerSecond)/s -> \(source.topic))"
-            }
+        let sources = configuration.sources.map { source in
+            "\(source.name) (\(source.type), \(source.settings.summary) -> \(source.topic))"
         }
         lines.append("sources: " + (sources.isEmpty ? "none" : sources.joined(separator: ", ")))
-        let sinks = configuration.sinks.map { sink -> String in
-            switch sink.kind {
-            case .stdout: return "\(sink.name) (stdout <- \(sink.topics.joined(separator: ", ")))"
-            }
+        let sinks = configuration.sinks.map { sink in
+            "\(sink.name) (\(sink.type), \(sink.settings.summary) <- \(sink.topics.joined(separator: ", ")))"
         }
         lines.append("sinks: " + (sinks.isEmpty ? "none" : sinks.joined(separator: ", ")))
         let metrics = configuration.metrics

@@ -39,8 +39,8 @@ struct Daemon {
     func run() async throws -> PipelineSnapshot {
         let notifier = SystemdNotifier()
         try? notifier.status("recovering the log in \(configuration.log.directory)")
-        let pipeline = try Pipeline(configuration: configuration, sources: makeSources(), sinks: try makeSinks(),
-                                    logger: logger)
+        let pipeline = try Pipeline(configuration: configuration, context: PluginContext(
+            deviceID: configuration.deviceID, logger: logger, standardOutput: sinkOutput))
         reportRecovery(pipeline)
         reportStart(pipeline.snapshot())
         do {
@@ -111,22 +111,6 @@ struct Daemon {
             }
             try await group.run()
             tasks.cancelAll()
-        }
-    }
-
-    private func makeSources() -> [(Source, SourceConfiguration)] {
-        configuration.sources.map { source in
-            switch source.kind {
-            case let .simulated(sim): return (SimulatedSource(name: source.name, configuration: sim), source)
-            }
-        }
-    }
-
-    private func makeSinks() throws -> [(Sink, SinkConfiguration)] {
-        try configuration.sinks.map { sink in
-            switch sink.kind {
-            case .stdout: return (try StdoutSink(name: sink.name, output: sinkOutput), sink)
-            }
         }
     }
 

@@ -93,8 +93,8 @@ struct DemoCommand: AsyncParsableCommand {
         }
         return TributaryConfiguration(
             deviceID: "demo", log: log, topics: ["readings": TopicSettings(partitions: 2)],
-            sources: [SourceConfiguration(name: "sim", topic: "readings", kind: .simulated(sim))],
-            sinks: [SinkConfiguration(name: "console", topics: ["readings"], kind: .stdout)],
+            sources: [SourceConfiguration(name: "sim", topic: "readings", settings: sim)],
+            sinks: [SinkConfiguration(name: "console", topics: ["readings"], settings: StdoutSinkSettings())],
             metrics: metrics)
     }
 

@@ -26,7 +26,7 @@ struct RunCommand: AsyncParsableCommand {
         LoggingBootstrap.bootstrap(level: logLevel)
         let configuration: TributaryConfiguration
         do {
-            configuration = try TributaryConfiguration.load(path: path)
+            configuration = try TributaryConfiguration.load(path: path, plugins: .tributary)
         } catch {
             for mistake in error.errors { printError(mistake.description) }
             throw ExitCode(ExitStatus.configuration)

@@ -45,7 +45,7 @@ struct StatusCommand: AsyncParsableCommand {
             }
             return endpoint
         }
-        if let configuration = try? TributaryConfiguration.load(path: path) {
+        if let configuration = try? TributaryConfiguration.load(path: path, plugins: .tributary) {
             guard configuration.metrics.enabled else {
                 throw CommandFailure.metricsDisabled(path: path)
             }
@@ -61,8 +61,12 @@ enum StatusTable {
         var lines = ["device \(s.deviceID), up \(duration(s.uptimeSeconds)), disk \(HumanText.bytes(s.disk.usedBytes))"
             + (s.disk.budgetBytes.map { " of \(HumanText.bytes($0))" } ?? "")]
         lines.append("")
-        lines += table(["SOURCE", "TOPIC", "RECEIVED", "MALFORMED"], rightAligned: [2, 3], s.sources.map {
-            [$0.name, $0.topic, HumanText.grouped($0.received), HumanText.grouped($0.malformed)]
+        lines += table(["SOURCE", "TOPIC", "STATE", "RECEIVED", "MALFORMED", "REFUSED", "RECONNECTS", "LAST READING"],
+                       rightAligned: [3, 4, 5, 6], s.sources.map { source in
+            [source.name, source.topic, source.error.map { "failing: \($0)" } ?? "ok",
+             HumanText.grouped(source.received), HumanText.grouped(source.malformed),
+             HumanText.grouped(source.refused), HumanText.grouped(source.reconnects),
+             source.lastReading.map { "\(duration(Double(s.timestamp - $0) / 1000)) ago" } ?? "never"]
         })
         lines.append("")
         lines += table(["TOPIC", "PARTITION", "START", "DURABLE", "STORED", "DROPPED", "QUEUE", "DISK"],
@@ -73,10 +77,10 @@ enum StatusTable {
                             HumanText.grouped(Int64(p.queueDepth)), HumanText.bytes(p.diskBytes)]
                        } })
         lines.append("")
-        lines += table(["SINK", "LINK", "FORWARDED", "FAILURES", "LAG", "LAST UPLOAD"], rightAligned: [2, 3, 4],
-                       s.sinks.map { sink in
+        lines += table(["SINK", "LINK", "FORWARDED", "FAILURES", "LAG", "IN FLIGHT", "LAST UPLOAD"],
+                       rightAligned: [2, 3, 4, 5], s.sinks.map { sink in
             [sink.name, sink.linkUp ? "up" : "down", HumanText.grouped(sink.forwarded),
-             HumanText.grouped(sink.failures), HumanText.grouped(sink.lag),
+             HumanText.grouped(sink.failures), HumanText.grouped(sink.lag), "\(sink.inFlight)",
              sink.lastUpload.map { "\(duration(Double(s.timestamp - $0) / 1000)) ago" } ?? "never"]
         })
         return lines.joined(separator: "\n")

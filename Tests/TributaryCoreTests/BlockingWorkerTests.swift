@@ -7,7 +7,8 @@ import Testing
 struct BlockingWorkerTests {
     @Test("jobs run one after another in the order they were submitted, and return their results")
     func runsInOrder() async throws {
-        let worker = try BlockingWorker(name: "test-order")
+        let worker = BlockingWorker(name: "test-order")
+        try worker.start()
         defer { worker.stop() }
         let seen = Mutex<[Int]>([])
         for index in 0..<20 {
@@ -19,7 +20,8 @@ struct BlockingWorkerTests {
 
     @Test("a cancelled caller returns at once while its blocked job runs on; the worker then goes on")
     func cancellationDoesNotWaitForTheJob() async throws {
-        let worker = try BlockingWorker(name: "test-cancel")
+        let worker = BlockingWorker(name: "test-cancel")
+        try worker.start()
         defer { worker.stop() }
         let release = DispatchSemaphore(value: 0)
         // Were cancellation to wait for the job, this lets the test end (and fail) instead of hanging.
@@ -41,7 +43,8 @@ struct BlockingWorkerTests {
 
     @Test("after stop, new jobs are refused with an error naming the worker")
     func stoppedWorkerRefuses() async throws {
-        let worker = try BlockingWorker(name: "test-stop")
+        let worker = BlockingWorker(name: "test-stop")
+        try worker.start()
         worker.stop()
         await #expect(throws: PipelineError.workerStopped(name: "test-stop")) { try await worker.perform { 1 } }
     }
@@ -49,7 +52,8 @@ struct BlockingWorkerTests {
     @Test("a job's error reaches the caller")
     func errorsReachTheCaller() async throws {
         struct Failed: Error, Equatable {}
-        let worker = try BlockingWorker(name: "test-error")
+        let worker = BlockingWorker(name: "test-error")
+        try worker.start()
         defer { worker.stop() }
         await #expect(throws: Failed()) { try await worker.perform { () throws -> Int in throw Failed() } }
     }

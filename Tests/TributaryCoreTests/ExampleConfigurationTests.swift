@@ -19,7 +19,7 @@ struct ExampleConfigurationTests {
         #expect(configuration.log.diskBudget == 1 << 30)
         #expect(configuration.topics == ["readings": TopicSettings(partitions: 2)])
         #expect(configuration.sources.map(\.name) == ["sim"])
-        guard case let .simulated(sim) = configuration.sources.first?.kind else {
+        guard let sim = configuration.sources.first?.settings as? SimulatedSourceConfiguration else {
             Issue.record("expected a sim source")
             return
         }
@@ -78,25 +78,6 @@ struct ExampleConfigurationTests {
         #expect(log.topics["t"] == TopicConfiguration(partitions: 1))
         #expect(configuration.metrics == MetricsConfiguration())
         #expect(configuration.sources.isEmpty && configuration.sinks.isEmpty)
-    }
-
-    @Test("a secret file is read without its trailing newline and never printed")
-    func secretFile() throws {
-        let directory = try TemporaryDirectory()
-        let secret = try directory.write("upstream.secret", "hunter2\r\n")
-        let text = """
-            [device]
-            id = "b"
-            [topics.t]
-            [[sinks]]
-            type = "stdout"
-            topics = ["t"]
-            password_file = "\(secret)"
-            """
-        let configuration = try TributaryConfiguration.parse(text, file: "t.toml")
-        #expect(configuration.sinks.first?.password == Secret("hunter2"))
-        #expect("\(configuration)".contains("hunter2") == false)
-        #expect(try SecretFile.read(directory.write("plain", "s3cret\n")) == "s3cret")
     }
 }
 

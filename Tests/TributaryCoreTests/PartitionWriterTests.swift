@@ -24,7 +24,7 @@ struct PartitionWriterTests {
     @Test("readings sent by concurrent senders through a small queue all become durable, each sender's in order")
     func concurrentSendersKeepTheirOrder() async throws {
         try await withLog(.interval(maxDelayMilliseconds: 20, maxBytes: 1 << 20)) { _, partition in
-            let writer = try PartitionWriter(partition: partition, capacity: 10, logger: Self.logger)
+            let writer = try PartitionWriter.started(partition: partition, capacity: 10, logger: Self.logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for sender in 0..<4 {
                     group.addTask {
@@ -60,7 +60,7 @@ struct PartitionWriterTests {
     @Test("stop makes everything sent durable, and later sends are refused")
     func stopDrainsAndRefuses() async throws {
         try await withLog(.interval(maxDelayMilliseconds: 60_000, maxBytes: 1 << 30)) { _, partition in
-            let writer = try PartitionWriter(partition: partition, logger: Self.logger)
+            let writer = try PartitionWriter.started(partition: partition, logger: Self.logger)
             try await writer.send([Reading(sensor: "a", timestamp: 1, value: .double(21.5))])
             await writer.stop()
             #expect(partition.durableOffset == 1)
@@ -74,7 +74,7 @@ struct PartitionWriterTests {
     @Test("under the interval policy a lone reading becomes durable without further sends")
     func intervalSyncHappensWithoutTraffic() async throws {
         try await withLog(.interval(maxDelayMilliseconds: 20, maxBytes: 1 << 30)) { _, partition in
-            let writer = try PartitionWriter(partition: partition, logger: Self.logger)
+            let writer = try PartitionWriter.started(partition: partition, logger: Self.logger)
             try await writer.send([Reading(sensor: "a", timestamp: 1, value: .bool(true))])
             let deadline = ContinuousClock.now + .seconds(10)
             while partition.durableOffset < 1, ContinuousClock.now < deadline {
@@ -95,7 +95,7 @@ struct RouterTests {
             configuration.flush = .everyBatch
             let log = try Log.open(configuration)
             let partitions = try log.topic("t", creatingWith: 3)
-            let writers = try partitions.map { try PartitionWriter(partition: $0, logger: Logger(label: "test")) }
+            let writers = try partitions.map { try PartitionWriter.started(partition: $0, logger: Logger(label: "test")) }
             let router = Router(writers: ["t": writers])
             let sensors = (0..<12).map { "sensor-\($0)" }
             for round in 0..<20 {

@@ -9,7 +9,7 @@ struct SimulatedSourceTests {
     func readingsFollowTheSchedule() async throws {
         try await withTemporaryDirectory("sim-source") { directory in
             let log = try Log.open(LogConfiguration(directory: directory))
-            let writer = try PartitionWriter(partition: try log.topic("t", creatingWith: 1)[0],
+            let writer = try PartitionWriter.started(partition: try log.topic("t", creatingWith: 1)[0],
                                              logger: Logger(label: "test"))
             let output = SourceOutput(source: "sim", topic: "t", router: Router(writers: ["t": [writer]]),
                                       logger: Logger(label: "test"))

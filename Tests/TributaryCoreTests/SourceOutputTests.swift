@@ -11,9 +11,9 @@ struct SourceOutputTests {
             var configuration = LogConfiguration(directory: directory)
             configuration.flush = .everyBatch
             let log = try Log.open(configuration)
-            let readings = try PartitionWriter(partition: try log.topic("readings", creatingWith: 1)[0],
+            let readings = try PartitionWriter.started(partition: try log.topic("readings", creatingWith: 1)[0],
                                                logger: Logger(label: "test"))
-            let dead = try PartitionWriter(partition: try log.topic("dead", creatingWith: 1)[0],
+            let dead = try PartitionWriter.started(partition: try log.topic("dead", creatingWith: 1)[0],
                                            logger: Logger(label: "test"))
             let output = SourceOutput(source: "serial-1", topic: "readings", deadLetterTopic: "dead",
                                       router: Router(writers: ["readings": [readings], "dead": [dead]]),
@@ -39,7 +39,7 @@ struct SourceOutputTests {
     func malformedInputIsCounted() async throws {
         try await withTemporaryDirectory("source-output") { directory in
             let log = try Log.open(LogConfiguration(directory: directory))
-            let writer = try PartitionWriter(partition: try log.topic("readings", creatingWith: 1)[0],
+            let writer = try PartitionWriter.started(partition: try log.topic("readings", creatingWith: 1)[0],
                                              logger: Logger(label: "test"))
             let output = SourceOutput(source: "sim", topic: "readings", router: Router(writers: ["readings": [writer]]),
                                       logger: Logger(label: "test"))

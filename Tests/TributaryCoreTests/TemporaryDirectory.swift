@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Testing
+@testable import TributaryCore
 
 /// Runs `body` with a new empty directory, removed afterwards.
 func withTemporaryDirectory(_ label: String, _ body: (String) async throws -> Void) async throws {
@@ -10,4 +11,13 @@ func withTemporaryDirectory(_ label: String, _ body: (String) async throws -> Vo
     let directory = try #require(made.map { String(cString: $0) })
     defer { _ = system("rm -rf '\(directory)'") }
     try await body(directory)
+}
+
+extension PartitionWriter {
+    /// A writer with its thread started; the test stops it.
+    static func started(partition: Partition, capacity: Int = 16_384, logger: Logger) throws -> PartitionWriter {
+        let writer = PartitionWriter(partition: partition, capacity: capacity, logger: logger)
+        try writer.start()
+        return writer
+    }
 }

@@ -7,13 +7,14 @@ struct PrometheusExporterTests {
     private static func snapshot(received: Int64, stored: Int64, forwarded: Int64, lag: Int64) -> PipelineSnapshot {
         PipelineSnapshot(
             deviceID: "box", timestamp: 1_767_225_600_000, uptimeSeconds: 12,
-            sources: [SourceStatus(name: "sim", topic: "readings", received: received, malformed: 1)],
+            sources: [SourceStatus(name: "sim", topic: "readings", received: received, malformed: 1, refused: 2,
+                                   reconnects: 3, lastReading: 1_767_225_598_000, error: "port gone")],
             topics: [TopicStatus(name: "readings", partitions: [
                 PartitionStatus(id: 0, startOffset: 0, durableOffset: stored, stored: stored, dropped: 0,
-                                queueDepth: 3, diskBytes: 4096),
+                                deletedSegments: 4, queueDepth: 3, diskBytes: 4096),
             ])],
             sinks: [SinkStatus(name: "up", forwarded: forwarded, failures: 0, lag: lag, linkUp: false,
-                               lastUpload: 1_767_225_599_000,
+                               lastUpload: 1_767_225_599_000, inFlight: 5,
                                partitions: [SinkPartitionStatus(topic: "readings", partition: 0,
                                                                 acknowledgedOffset: forwarded,
                                                                 committedOffset: forwarded, lag: lag)])],
@@ -32,6 +33,13 @@ struct PrometheusExporterTests {
         #expect(Self.value(text, #"tributary_source_readings_malformed_total{source="sim",topic="readings"}"#) == "1")
         #expect(Self.value(text, #"tributary_log_readings_stored_total{topic="readings",partition="0"}"#) == "9")
         #expect(Self.value(text, #"tributary_log_queue_depth_readings{topic="readings",partition="0"}"#) == "3.0")
+        #expect(Self.value(text, #"tributary_source_readings_refused_total{source="sim",topic="readings"}"#) == "2")
+        #expect(Self.value(text, #"tributary_source_reconnects_total{source="sim",topic="readings"}"#) == "3")
+        #expect(Self.value(text, #"tributary_source_up{source="sim",topic="readings"}"#) == "0.0")
+        #expect(Self.value(text, #"tributary_source_last_reading_timestamp_seconds{source="sim",topic="readings"}"#)
+            == "1767225598.0")
+        #expect(Self.value(text, #"tributary_log_segments_deleted_total{topic="readings",partition="0"}"#) == "4")
+        #expect(Self.value(text, #"tributary_sink_deliveries_in_flight{sink="up"}"#) == "5.0")
         #expect(Self.value(text, #"tributary_sink_readings_forwarded_total{sink="up"}"#) == "7")
         #expect(Self.value(text, #"tributary_sink_lag_readings{sink="up"}"#) == "2.0")
         #expect(Self.value(text, #"tributary_sink_link_up{sink="up"}"#) == "0.0")

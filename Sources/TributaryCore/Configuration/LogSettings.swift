@@ -12,6 +12,8 @@ public struct LogSettings: Sendable, Equatable {
     public var retentionMilliseconds: Int64?
     /// `retention_bytes`: per topic, the oldest segments are deleted beyond this.
     public var retentionBytes: Int64?
+    /// `retention_check_interval`: how often retention runs (and once at start).
+    public var retentionCheckMilliseconds: Int64 = 60_000
     /// `disk_budget`: bytes the whole log may take.
     public var diskBudget: Int64?
     /// `fsync`, `fsync_interval`, `fsync_bytes`.
@@ -21,9 +23,6 @@ public struct LogSettings: Sendable, Equatable {
 
     /// The defaults documented in packaging/CONFIGURATION.md.
     public init() {}
-
-    /// The smallest segment the log accepts.
-    static let minimumSegmentBytes: Int64 = 64 << 10
 
     /// `fsync = "every-batch"` or `"interval"`.
     enum FsyncMode: String, CaseIterable {
@@ -38,10 +37,12 @@ public struct LogSettings: Sendable, Equatable {
             if directory.isEmpty { table.report("directory", "expected the path of the log directory, found \"\"") }
             settings.directory = directory
         }
-        settings.segmentBytes = table.bytes("segment_size", atLeast: minimumSegmentBytes) ?? settings.segmentBytes
+        settings.segmentBytes = table.bytes("segment_size", atLeast: LogConfiguration.minimumSegmentBytes) ?? settings.segmentBytes
         settings.segmentMilliseconds = table.milliseconds("segment_age") ?? settings.segmentMilliseconds
         settings.retentionMilliseconds = table.milliseconds("retention_age") ?? settings.retentionMilliseconds
         settings.retentionBytes = table.bytes("retention_bytes", atLeast: 1)
+        settings.retentionCheckMilliseconds = table.milliseconds("retention_check_interval", atLeast: 100)
+            ?? settings.retentionCheckMilliseconds
         settings.diskBudget = table.bytes("disk_budget", atLeast: 1)
         settings.fullPolicy = table.choice("full_policy", among: FullPolicy.choices) ?? settings.fullPolicy
         let mode = table.choice("fsync", among: FsyncMode.allCases) ?? .interval
@@ -67,7 +68,7 @@ extension FullPolicy {
 
 /// One `[topics.NAME]` table: partitions and overrides of the `[log]` retention.
 public struct TopicSettings: Sendable, Equatable {
-    /// Partitions, 1 to 1024; readings of one sensor always go to the same one.
+    /// Partitions (`TopicConfiguration.partitionRange`); readings of one sensor always go to the same one.
     public var partitions = 1
     /// Overrides `log.retention_age` for this topic.
     public var retentionMilliseconds: Int64?
@@ -81,8 +82,9 @@ public struct TopicSettings: Sendable, Equatable {
 
     static func read(_ table: TableReader) -> TopicSettings {
         var topic = TopicSettings()
-        topic.partitions = table.integer("partitions", in: 1...1024, expected: "a number of partitions from 1 to 1024")
-            ?? 1
+        let range = TopicConfiguration.partitionRange
+        topic.partitions = table.integer("partitions", in: range, expected:
+            "a number of partitions from \(range.lowerBound) to \(range.upperBound)") ?? 1
         topic.retentionMilliseconds = table.milliseconds("retention_age")
         topic.retentionBytes = table.bytes("retention_bytes", atLeast: 1)
         topic.fullPolicy = table.choice("full_policy", among: FullPolicy.choices)

@@ -1,54 +1,73 @@
 /// One `[[sinks]]` entry: where stored readings are forwarded, and of which topics.
 public struct SinkConfiguration: Sendable, Equatable {
-    /// What kind of sink, with its own settings.
-    public enum Kind: Sendable, Equatable {
-        /// `type = "stdout"`: JSON lines on standard output.
-        case stdout
-    }
-
     /// Unique among sinks; it names the sink's committed offsets on disk.
     public var name: String
     /// The topics it forwards, each defined under `[topics]`.
     public var topics: [String]
-    public var kind: Kind
-    /// `password_file`: accepted by every sink for the brokers to come, read
-    /// and checked now; the stdout sink does not use it.
-    public var password: Secret?
+    /// `max_batch` and `max_batch_bytes`: how much one delivery carries at most.
+    public var limits: BatchLimits
+    /// The settings of its kind (`type`), read by that kind's plug-in.
+    public var settings: any SinkSettings
 
-    /// A sink of `kind` named `name` forwarding `topics`.
-    public init(name: String, topics: [String], kind: Kind, password: Secret? = nil) {
+    /// A sink with `settings` named `name` forwarding `topics`.
+    public init(name: String, topics: [String], settings: any SinkSettings, limits: BatchLimits = BatchLimits()) {
         self.name = name
         self.topics = topics
-        self.kind = kind
-        self.password = password
+        self.settings = settings
+        self.limits = limits
     }
 
-    static let supportedTypes = ["stdout"]
-    static let plannedTypes = ["kafka", "mqtt"]
+    /// The `type` of the sink.
+    public var type: String { Swift.type(of: settings).type }
 
-    static func read(_ table: TableReader, index: Int, topics: Set<String>) -> SinkConfiguration? {
-        guard let type = readType(table, supported: supportedTypes, planned: plannedTypes, what: "sinks") else {
-            return nil
-        }
-        let name = table.string("name", expected: "a name for the sink") ?? "\(type)-\(index)"
+    /// The sink, ready to start.
+    public func makeSink(context: PluginContext) throws -> any Sink {
+        try settings.makeSink(name: name, context: context)
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.name == rhs.name && lhs.topics == rhs.topics && lhs.limits == rhs.limits
+            && lhs.settings.isEqual(to: rhs.settings)
+    }
+
+    /// The range `max_batch` accepts.
+    static let batchReadings = 1...1_000_000
+    /// The range `max_batch_bytes` accepts.
+    static let batchBytes: ClosedRange<Int64> = 1 << 10 ... 256 << 20
+
+    static func read(_ table: TableReader, index: Int, topics: Set<String>,
+                     plugins: PluginRegistry) -> SinkConfiguration? {
+        guard let kind = readType(table, supported: plugins.sinks, planned: PluginRegistry.plannedSinks,
+                                  what: "sinks") else { return nil }
+        let name = table.string("name", expected: "a name for the sink") ?? "\(kind.type)-\(index)"
         if !TopicSettings.isValidName(name) {
             table.report("name", "expected 1 to 64 of A-Z a-z 0-9 . _ - (it names a directory), found \"\(name)\"")
         }
         let expected = "a list of topics defined under [topics], like [\"readings\"]"
         var forwarded: [String]?
-        if table.value("topics") == nil {
+        if !table.contains("topics") {
             table.reportMissing("topics", expected: expected)
         } else if let names = table.strings("topics", expected: expected) {
             if names.isEmpty { table.report("topics", "expected \(expected), found []") }
             for (position, topic) in names.enumerated() where !topics.contains(topic) {
-                table.diagnostics.report(table.path.appending("topics").appending(index: position),
-                                         unknownTopicMessage(topic, topics: topics))
+                table.report("topics", index: position, unknownTopicMessage(topic, topics: topics))
             }
             forwarded = names
         }
-        let password = table.secretFile("password_file")
+        var limits = BatchLimits()
+        limits.readings = table.integer("max_batch", in: batchReadings, expected:
+            "a number of readings per delivery from \(batchReadings.lowerBound) to \(batchReadings.upperBound)")
+            ?? limits.readings
+        if let bytes = table.bytes("max_batch_bytes", atLeast: batchBytes.lowerBound) {
+            if bytes <= batchBytes.upperBound {
+                limits.bytes = Int(bytes)
+            } else {
+                table.report("max_batch_bytes", "expected at most \(batchBytes.upperBound) bytes (256MiB), found \(bytes)")
+            }
+        }
+        let settings = kind.read(table)
         table.finish()
-        guard let forwarded else { return nil }
-        return SinkConfiguration(name: name, topics: forwarded, kind: .stdout, password: password)
+        guard let forwarded, let settings else { return nil }
+        return SinkConfiguration(name: name, topics: forwarded, settings: settings, limits: limits)
     }
 }

@@ -1,52 +1,55 @@
 /// One `[[sources]]` entry: where readings come from and which topic they go to.
 public struct SourceConfiguration: Sendable, Equatable {
-    /// What kind of source, with its own settings.
-    public enum Kind: Sendable, Equatable {
-        /// `type = "sim"`: simulated sensors.
-        case simulated(SimulatedSourceConfiguration)
-    }
-
     /// Unique among sources; used in metrics and logs. Defaults to `TYPE-INDEX`.
     public var name: String
     /// The topic its readings are stored in.
     public var topic: String
-    public var kind: Kind
     /// `dead_letter_topic`: where input the source cannot read is kept, raw;
     /// nil: such input is only counted and logged.
     public var deadLetterTopic: String?
+    /// The settings of its kind (`type`), read by that kind's plug-in.
+    public var settings: any SourceSettings
 
-    /// A source of `kind` named `name` writing to `topic`.
-    public init(name: String, topic: String, kind: Kind, deadLetterTopic: String? = nil) {
+    /// A source with `settings` named `name` writing to `topic`.
+    public init(name: String, topic: String, settings: any SourceSettings, deadLetterTopic: String? = nil) {
         self.name = name
         self.topic = topic
-        self.kind = kind
+        self.settings = settings
         self.deadLetterTopic = deadLetterTopic
     }
 
-    /// Types this version implements, and the ones planned.
-    static let supportedTypes = ["sim"]
-    static let plannedTypes = ["serial", "gpio", "modbus", "mqtt"]
+    /// The `type` of the source.
+    public var type: String { Swift.type(of: settings).type }
 
-    static func read(_ table: TableReader, index: Int, topics: Set<String>) -> SourceConfiguration? {
-        guard let type = readType(table, supported: supportedTypes, planned: plannedTypes, what: "sources") else {
-            return nil
-        }
-        let name = table.string("name", expected: "a name for the source") ?? "\(type)-\(index)"
+    /// The source, ready to run.
+    public func makeSource(context: PluginContext) throws -> any Source {
+        try settings.makeSource(name: name, context: context)
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.name == rhs.name && lhs.topic == rhs.topic && lhs.deadLetterTopic == rhs.deadLetterTopic
+            && lhs.settings.isEqual(to: rhs.settings)
+    }
+
+    static func read(_ table: TableReader, index: Int, topics: Set<String>,
+                     plugins: PluginRegistry) -> SourceConfiguration? {
+        guard let kind = readType(table, supported: plugins.sources, planned: PluginRegistry.plannedSources,
+                                  what: "sources") else { return nil }
+        let name = table.string("name", expected: "a name for the source") ?? "\(kind.type)-\(index)"
         if !TopicSettings.isValidName(name) {
             table.report("name", "expected 1 to 64 of A-Z a-z 0-9 . _ - (it names the sensors), found \"\(name)\"")
         }
         let topic = readTopic("topic", table, topics: topics)
-        let deadLetterTopic = table.value("dead_letter_topic") == nil
-            ? nil : readTopic("dead_letter_topic", table, topics: topics)
-        let simulated = SimulatedSourceConfiguration.read(table)
+        let deadLetterTopic = table.contains("dead_letter_topic")
+            ? readTopic("dead_letter_topic", table, topics: topics) : nil
+        let settings = kind.read(table)
         table.finish()
-        guard let topic else { return nil }
-        return SourceConfiguration(name: name, topic: topic, kind: .simulated(simulated),
-                                   deadLetterTopic: deadLetterTopic)
+        guard let topic, let settings else { return nil }
+        return SourceConfiguration(name: name, topic: topic, settings: settings, deadLetterTopic: deadLetterTopic)
     }
 
     private static func readTopic(_ key: String, _ table: TableReader, topics: Set<String>) -> String? {
-        guard table.value(key) != nil else {
+        guard table.contains(key) else {
             table.reportMissing(key, expected: "the name of a topic defined under [topics]")
             return nil
         }
@@ -61,17 +64,17 @@ public struct SourceConfiguration: Sendable, Equatable {
     }
 }
 
-/// Reads `type`, which must be present and implemented. Planned types get
+/// Reads `type`, which must name a registered kind. Planned types get
 /// their own message so nobody hunts for a typo; the rest of such a table is
 /// not checked, because its keys are not defined yet.
-func readType(_ table: TableReader, supported: [String], planned: [String], what: String) -> String? {
-    let quoted = supported.map { "\"\($0)\"" }.joined(separator: " or ")
+func readType<Kind>(_ table: TableReader, supported: [String: Kind], planned: [String], what: String) -> Kind? {
+    let quoted = supported.keys.sorted().map { "\"\($0)\"" }.joined(separator: " or ")
     guard table.value("type") != nil else {
         table.reportMissing("type", expected: quoted)
         return nil
     }
     guard let type = table.string("type", expected: quoted) else { return nil }
-    if supported.contains(type) { return type }
+    if let kind = supported[type] { return kind }
     if planned.contains(type) {
         table.report("type", "\"\(type)\" \(what) are not supported yet by this version of tributary; "
             + "supported: \(quoted)")

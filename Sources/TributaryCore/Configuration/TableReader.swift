@@ -4,7 +4,10 @@
 ///
 /// Each accessor returns nil both when the key is absent and when its value is
 /// wrong (the latter is reported); callers fall back to a default and go on.
-final class TableReader {
+/// Every report names the file, the line and the key's full path
+/// (`sinks[1].max_batch`). Plug-ins read their `[[sources]]` and `[[sinks]]`
+/// tables through it.
+public final class TableReader {
     let path: ConfigurationPath
     let diagnostics: ConfigurationDiagnostics
     private let entries: [String: ConfigurationNode]
@@ -16,6 +19,14 @@ final class TableReader {
         self.diagnostics = diagnostics
     }
 
+    /// Whether the table has `key`, marking the key as known.
+    public func contains(_ key: String) -> Bool { value(key) != nil }
+
+    /// Reports `message` about element `index` of the array `key`.
+    public func report(_ key: String, index: Int, _ message: String) {
+        diagnostics.report(path.appending(key).appending(index: index), message)
+    }
+
     /// The raw value of `key`, marking the key as known.
     func value(_ key: String) -> ConfigurationNode? {
         if !known.contains(key) { known.append(key) }
@@ -23,10 +34,10 @@ final class TableReader {
     }
 
     /// Reports `message` about `key` of this table.
-    func report(_ key: String, _ message: String) { diagnostics.report(path.appending(key), message) }
+    public func report(_ key: String, _ message: String) { diagnostics.report(path.appending(key), message) }
 
     /// Reports that a required key is absent.
-    func reportMissing(_ key: String, expected: String) {
+    public func reportMissing(_ key: String, expected: String) {
         report(key, "missing required key; expected \(expected)")
     }
 
@@ -35,26 +46,26 @@ final class TableReader {
         return nil
     }
 
-    func string(_ key: String, expected: String = "a string") -> String? {
+    public func string(_ key: String, expected: String = "a string") -> String? {
         guard let node = value(key) else { return nil }
         guard case let .string(text) = node else { return mismatch(key, expected, node) }
         return text
     }
 
-    func boolean(_ key: String) -> Bool? {
+    public func boolean(_ key: String) -> Bool? {
         guard let node = value(key) else { return nil }
         guard case let .boolean(flag) = node else { return mismatch(key, "true or false", node) }
         return flag
     }
 
-    func integer(_ key: String, in range: ClosedRange<Int>, expected: String) -> Int? {
+    public func integer(_ key: String, in range: ClosedRange<Int>, expected: String) -> Int? {
         guard let node = value(key) else { return nil }
         guard case let .integer(number) = node, range.contains(number) else { return mismatch(key, expected, node) }
         return number
     }
 
     /// An integer or a float, within `range`.
-    func number(_ key: String, in range: ClosedRange<Double>, expected: String) -> Double? {
+    public func number(_ key: String, in range: ClosedRange<Double>, expected: String) -> Double? {
         guard let node = value(key) else { return nil }
         let number: Double
         switch node {
@@ -67,7 +78,7 @@ final class TableReader {
     }
 
     /// A size: a whole number of bytes or a string such as "16MiB".
-    func bytes(_ key: String, atLeast minimum: Int64 = 0) -> Int64? {
+    public func bytes(_ key: String, atLeast minimum: Int64 = 0) -> Int64? {
         guard let node = value(key) else { return nil }
         let bytes: Int64?
         switch node {
@@ -84,7 +95,7 @@ final class TableReader {
     }
 
     /// A duration string such as "30s", in milliseconds.
-    func milliseconds(_ key: String, atLeast minimum: Int64 = 1) -> Int64? {
+    public func milliseconds(_ key: String, atLeast minimum: Int64 = 1) -> Int64? {
         guard let node = value(key) else { return nil }
         guard case let .string(text) = node, let milliseconds = HumanUnits.milliseconds(text) else {
             return mismatch(key, HumanUnits.durationExpectation, node)
@@ -97,7 +108,7 @@ final class TableReader {
     }
 
     /// One of `choices`, spelled exactly.
-    func choice<Choice: RawRepresentable>(_ key: String, among choices: [Choice]) -> Choice?
+    public func choice<Choice: RawRepresentable>(_ key: String, among choices: [Choice]) -> Choice?
         where Choice.RawValue == String {
         guard let node = value(key) else { return nil }
         let names = choices.map { "\"\($0.rawValue)\"" }.joined(separator: " or ")
@@ -108,7 +119,7 @@ final class TableReader {
     }
 
     /// An array of strings; a single string is taken as an array of one.
-    func strings(_ key: String, expected: String) -> [String]? {
+    public func strings(_ key: String, expected: String) -> [String]? {
         guard let node = value(key) else { return nil }
         switch node {
         case let .string(text): return [text]
@@ -128,14 +139,14 @@ final class TableReader {
     }
 
     /// A sub-table, such as `[log]` or `[topics.readings]`.
-    func table(_ key: String) -> TableReader? {
+    public func table(_ key: String) -> TableReader? {
         guard let node = value(key) else { return nil }
         guard case let .table(entries) = node else { return mismatch(key, "a table like [\(key)]", node) }
         return TableReader(path: path.appending(key), entries: entries, diagnostics: diagnostics)
     }
 
     /// An array of tables, such as the `[[sources]]` entries.
-    func tables(_ key: String) -> [TableReader]? {
+    public func tables(_ key: String) -> [TableReader]? {
         guard let node = value(key) else { return nil }
         guard case let .array(elements) = node else { return mismatch(key, "[[\(key)]] tables", node) }
         var tables: [TableReader] = []
@@ -151,10 +162,10 @@ final class TableReader {
     }
 
     /// The names of every entry, for tables whose keys are names (topics).
-    var keys: [String] { entries.keys.sorted() }
+    public var keys: [String] { entries.keys.sorted() }
 
     /// The secret in the file named by `key` (relative to the configuration's directory).
-    func secretFile(_ key: String) -> Secret? {
+    public func secretFile(_ key: String) -> Secret? {
         guard let path = string(key, expected: "the path of a file holding the secret") else { return nil }
         let resolved = diagnostics.resolve(path)
         do {

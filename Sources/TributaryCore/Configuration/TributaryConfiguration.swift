@@ -30,8 +30,9 @@ public struct TributaryConfiguration: Sendable, Equatable {
     /// Reads and validates the file at `path`.
     /// - Parameter machineIDPath: read for the device id when the file gives none.
     /// - Throws: `ConfigurationErrors` listing every mistake, the file's being unreadable included.
-    public static func load(path: String = defaultPath,
-                            machineIDPath: String = "/etc/machine-id") throws(ConfigurationErrors) -> Self {
+    /// - Parameter plugins: the kinds of sources and sinks `type` may name.
+    public static func load(path: String = defaultPath, machineIDPath: String = "/etc/machine-id",
+                            plugins: PluginRegistry = .builtIn) throws(ConfigurationErrors) -> Self {
         let text: String
         do {
             text = try TextFile.read(path)
@@ -39,14 +40,14 @@ public struct TributaryConfiguration: Sendable, Equatable {
             throw ConfigurationErrors([ConfigurationError(file: path, line: nil, key: "",
                                                           message: "cannot read the configuration: \(error)")])
         }
-        return try parse(text, file: path, machineIDPath: machineIDPath)
+        return try parse(text, file: path, machineIDPath: machineIDPath, plugins: plugins)
     }
 
     /// Validates `text` as if read from `file` (which names it in errors and
     /// anchors relative secret paths).
     /// - Throws: `ConfigurationErrors` listing every mistake.
-    public static func parse(_ text: String, file: String,
-                             machineIDPath: String = "/etc/machine-id") throws(ConfigurationErrors) -> Self {
+    public static func parse(_ text: String, file: String, machineIDPath: String = "/etc/machine-id",
+                             plugins: PluginRegistry = .builtIn) throws(ConfigurationErrors) -> Self {
         let root: [String: ConfigurationNode]
         do {
             root = try ConfigurationNode.parse(text)
@@ -55,12 +56,12 @@ public struct TributaryConfiguration: Sendable, Equatable {
         }
         let diagnostics = ConfigurationDiagnostics(file: file, sourceMap: ConfigurationSourceMap(text: text))
         let reader = TableReader(path: ConfigurationPath(), entries: root, diagnostics: diagnostics)
-        let configuration = read(reader, machineIDPath: machineIDPath)
+        let configuration = read(reader, machineIDPath: machineIDPath, plugins: plugins)
         guard diagnostics.errors.isEmpty, let configuration else { throw ConfigurationErrors(diagnostics.errors) }
         return configuration
     }
 
-    private static func read(_ root: TableReader, machineIDPath: String) -> Self? {
+    private static func read(_ root: TableReader, machineIDPath: String, plugins: PluginRegistry) -> Self? {
         let diagnostics = root.diagnostics
         let deviceID = DeviceIdentity.read(root.table("device"), diagnostics: diagnostics,
                                            machineIDPath: machineIDPath)
@@ -68,10 +69,10 @@ public struct TributaryConfiguration: Sendable, Equatable {
         let topics = readTopics(root)
         let names = Set(topics.keys)
         let sources = (root.tables("sources") ?? []).enumerated().compactMap { index, table in
-            SourceConfiguration.read(table, index: index, topics: names)
+            SourceConfiguration.read(table, index: index, topics: names, plugins: plugins)
         }
         let sinks = (root.tables("sinks") ?? []).enumerated().compactMap { index, table in
-            SinkConfiguration.read(table, index: index, topics: names)
+            SinkConfiguration.read(table, index: index, topics: names, plugins: plugins)
         }
         reportDuplicates(sources.map(\.name), in: "sources", diagnostics)
         reportDuplicates(sinks.map(\.name), in: "sinks", diagnostics)
@@ -112,16 +113,16 @@ public struct TributaryConfiguration: Sendable, Equatable {
         }
     }
 
-    /// The log's own rule: every partition needs its active segment and room to roll one more.
+    /// The log's own rule (`LogConfiguration.minimumDiskBudget`), reported against `log.disk_budget`.
     private static func checkDiskBudget(_ configuration: Self, _ diagnostics: ConfigurationDiagnostics) {
         guard let budget = configuration.log.diskBudget else { return }
         let partitions = configuration.topics.values.reduce(0) { $0 + $1.partitions }
-        let (needed, overflow) = Int64(max(partitions, 1) + 1).multipliedReportingOverflow(
-            by: configuration.log.segmentBytes)
-        guard overflow || budget < needed else { return }
+        let needed = LogConfiguration.minimumDiskBudget(partitions: partitions,
+                                                        segmentBytes: configuration.log.segmentBytes)
+        if let needed, budget >= needed { return }
         diagnostics.report(ConfigurationPath([.key("log"), .key("disk_budget")]),
-                           "expected at least \(needed) bytes ((\(partitions) partitions + 1) x segment_size), "
-                               + "found \(budget)")
+                           "expected at least \(needed.map(String.init) ?? "more than Int64.max") bytes "
+                               + "((\(partitions) partitions + 1) x segment_size), found \(budget)")
     }
 
     private static func syntaxError(_ error: ConfigurationNode.SyntaxError, file: String) -> ConfigurationError {

@@ -5,8 +5,10 @@ import Synchronization
 /// with fdatasync, writes to a pipe) one after another for async code, so
 /// they never block Swift's cooperative pool.
 ///
-/// Thread-safe. Jobs run in the order they were submitted. After `stop`, the
-/// jobs already queued still run, new ones are refused, and the thread ends.
+/// Thread-safe. Whoever starts the thread (`start`) stops it (`stop`). Jobs
+/// run in the order they were submitted; jobs submitted before `start` wait
+/// for it. After `stop`, the jobs already queued still run, new ones are
+/// refused, and the thread ends.
 public final class BlockingWorker: Sendable {
     private let name: String
     private let state = Mutex(State())
@@ -17,10 +19,27 @@ public final class BlockingWorker: Sendable {
         var stopped = false
     }
 
-    /// Starts the thread; `name` identifies it in errors.
-    public init(name: String) throws {
+    /// A worker whose thread is not started yet; `name` identifies it in errors.
+    public init(name: String) {
         self.name = name
+    }
+
+    /// Starts the thread.
+    public func start() throws {
         try DedicatedThread.start(name: name) { [self] in run() }
+    }
+
+    /// Queues `job` to run on the worker's thread without waiting for it.
+    /// - Returns: false, and `job` does not run, once `stop` was called.
+    @discardableResult
+    public func submit(_ job: @escaping @Sendable () -> Void) -> Bool {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.stopped else { return false }
+            state.jobs.append(job)
+            return true
+        }
+        if accepted { wake.signal() }
+        return accepted
     }
 
     /// Runs `body` on the worker's thread and returns its result.
@@ -45,14 +64,7 @@ public final class BlockingWorker: Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
                 once.withLock { $0 = continuation }
                 if Task.isCancelled { return finish(.failure(CancellationError())) }
-                let accepted = state.withLock { state -> Bool in
-                    guard !state.stopped else { return false }
-                    state.jobs.append { finish(Result { try body() }) }
-                    return true
-                }
-                if accepted {
-                    wake.signal()
-                } else {
+                if !submit({ finish(Result { try body() }) }) {
                     finish(.failure(PipelineError.workerStopped(name: name)))
                 }
             }

@@ -6,17 +6,20 @@ import TributaryLog
 /// Appends readings to one partition from a thread of its own, so appends
 /// and their fdatasyncs never block Swift's cooperative pool.
 ///
-/// Senders hand readings over with `send`, which returns once they are queued
-/// (not yet durable: a reading is acknowledged when the partition's
-/// `durableOffset` passes it). The queue holds at most `capacity` readings;
-/// a sender that finds it full suspends until the writer has taken what is
-/// queued (backpressure), in the order the senders arrived. The writer takes
-/// everything queued in one append and applies the log's flush policy,
+/// Senders hand readings over with `send` (async) or `handOver` (blocking
+/// the calling thread, for C libraries' callback threads), which return once
+/// the readings are queued (not yet durable: a reading is acknowledged when
+/// the partition's `durableOffset` passes it). The queue holds at most
+/// `capacity` readings; a sender that finds it full waits until the writer
+/// has taken what is queued (backpressure), in the order the senders
+/// arrived. A waiting `send` gives up when its task is cancelled. The writer
+/// takes everything queued in one append and applies the log's flush policy,
 /// waking for an `.interval` sync even when no readings arrive. Readings the
 /// partition refuses (disk full, budget exhausted) are counted by the
 /// partition's statistics and logged, at most once a second.
 ///
-/// Thread-safe.
+/// Thread-safe. Whoever calls `start` (the pipeline's writers service) calls
+/// `stop`; readings sent before `start` wait in the queue.
 public final class PartitionWriter: Sendable {
     public let partition: Partition
     public let capacity: Int
@@ -24,18 +27,34 @@ public final class PartitionWriter: Sendable {
     private let state = Mutex(State())
     private let wake = DispatchSemaphore(value: 0)
 
+    /// A sender waiting for room; `admit` is called once, with nil when the
+    /// readings were queued or with the reason they were not.
+    private struct Waiter {
+        var id: UInt64
+        var readings: [Reading]
+        var admit: @Sendable ((any Error)?) -> Void
+    }
+
     private struct State {
         var queue: [Reading] = []
         /// Senders waiting for room, first come first served.
-        var waiting: [(readings: [Reading], continuation: CheckedContinuation<Void, Error>)] = []
+        var waiting: [Waiter] = []
+        var nextWaiter: UInt64 = 0
         var stopping = false
         var stopped = false
         var whenStopped: [CheckedContinuation<Void, Never>] = []
         var failureLog = LogRateLimit()
+
+        /// Queues `readings` if there is room and nobody is waiting before them.
+        mutating func enqueue(_ readings: [Reading], capacity: Int) -> Bool {
+            // An empty queue takes any group, however large, so nothing waits forever.
+            guard waiting.isEmpty, queue.isEmpty || queue.count + readings.count <= capacity else { return false }
+            queue += readings
+            return true
+        }
     }
 
-    /// Starts the writer's thread.
-    public init(partition: Partition, capacity: Int = 16_384, logger: Logger) throws {
+    public init(partition: Partition, capacity: Int = 16_384, logger: Logger) {
         precondition(capacity > 0, "a writer's queue holds at least one reading")
         self.partition = partition
         self.capacity = capacity
@@ -43,31 +62,80 @@ public final class PartitionWriter: Sendable {
         logger[metadataKey: "topic"] = "\(partition.topic)"
         logger[metadataKey: "partition"] = "\(partition.id)"
         self.logger = logger
+    }
+
+    /// Starts the writer's thread.
+    public func start() throws {
         try DedicatedThread.start(name: "w-\(partition.topic)-\(partition.id)") { [self] in run() }
     }
 
-    /// Queues `readings`, suspending while the queue is full. Throws
-    /// `.writerStopped` once `stop` has been called.
+    private var stoppedError: PipelineError { .writerStopped(topic: partition.topic, partition: partition.id) }
+
+    /// Queues `readings`, suspending while the queue is full.
+    /// - Throws: `.writerStopped` once `stop` has been called;
+    ///   `CancellationError` if the task is cancelled while it waits (the
+    ///   readings are then not queued).
     public func send(_ readings: [Reading]) async throws {
         guard !readings.isEmpty else { return }
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            let accepted: Bool? = state.withLock { state in
-                if state.stopping { return nil }
-                // An empty queue takes any group, however large, so nothing waits forever.
-                if state.waiting.isEmpty, state.queue.isEmpty || state.queue.count + readings.count <= capacity {
-                    state.queue += readings
-                    return true
-                }
-                state.waiting.append((readings, continuation))
-                return false
-            }
-            switch accepted {
-            case nil: continuation.resume(throwing: PipelineError.writerStopped(topic: partition.topic,
-                                                                                 partition: partition.id))
-            case true?: continuation.resume(); wake.signal()
-            case false?: wake.signal()
-            }
+        let id = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
         }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+                queue(readings, id: id) { error in
+                    if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+                }
+                if Task.isCancelled { withdraw(id) }
+            }
+        } onCancel: {
+            withdraw(id)
+        }
+    }
+
+    /// Queues `readings`, blocking the calling thread while the queue is
+    /// full: for a client library's own thread (never the cooperative pool),
+    /// so that backpressure holds the client back.
+    /// - Throws: `.writerStopped` once `stop` has been called.
+    public func handOver(_ readings: [Reading]) throws {
+        guard !readings.isEmpty else { return }
+        let admitted = DispatchSemaphore(value: 0)
+        let outcome = Mutex<(any Error)?>(nil)
+        let id = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        queue(readings, id: id) { error in
+            outcome.withLock { $0 = error }
+            admitted.signal()
+        }
+        admitted.wait()
+        if let error = outcome.withLock({ $0 }) { throw error }
+    }
+
+    /// Queues `readings` now if there is room, else makes the sender wait;
+    /// calls `admit` once either way (outside the lock).
+    private func queue(_ readings: [Reading], id: UInt64, admit: @escaping @Sendable ((any Error)?) -> Void) {
+        let accepted: Bool? = state.withLock { state in
+            if state.stopping { return nil }
+            if state.enqueue(readings, capacity: capacity) { return true }
+            state.waiting.append(Waiter(id: id, readings: readings, admit: admit))
+            return false
+        }
+        switch accepted {
+        case nil: admit(stoppedError)
+        case true?: admit(nil); wake.signal()
+        case false?: wake.signal()
+        }
+    }
+
+    /// Takes a waiting sender out of the line, refusing its readings.
+    private func withdraw(_ id: UInt64) {
+        let withdrawn = state.withLock { state -> Waiter? in
+            guard let index = state.waiting.firstIndex(where: { $0.id == id }) else { return nil }
+            return state.waiting.remove(at: index)
+        }
+        withdrawn?.admit(CancellationError())
     }
 
     /// Readings queued or waiting to be queued: the writer's backlog.
@@ -75,8 +143,9 @@ public final class PartitionWriter: Sendable {
         state.withLock { state in state.queue.count + state.waiting.reduce(0) { $0 + $1.readings.count } }
     }
 
-    /// Refuses new readings, appends everything already sent, syncs, and
-    /// returns once the writer's thread has finished.
+    /// Refuses new readings, appends everything already queued, syncs, and
+    /// returns once the writer's thread has finished. Senders still waiting
+    /// for room are refused with `.writerStopped`.
     public func stop() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = state.withLock { state -> Bool in
@@ -102,32 +171,27 @@ public final class PartitionWriter: Sendable {
             let (batch, admitted, stopping) = state.withLock { state in
                 let batch = state.queue
                 state.queue.removeAll(keepingCapacity: true)
-                var admitted: [CheckedContinuation<Void, Error>] = []
-                while let first = state.waiting.first,
-                      state.queue.isEmpty || state.queue.count + first.readings.count <= capacity {
+                var admitted: [Waiter] = []
+                while let first = state.waiting.first, state.queue.isEmpty || state.queue.count
+                    + first.readings.count <= capacity {
                     state.queue += first.readings
-                    admitted.append(first.continuation)
-                    state.waiting.removeFirst()
+                    admitted.append(state.waiting.removeFirst())
                 }
                 return (batch, admitted, state.stopping)
             }
-            for continuation in admitted { continuation.resume() }
+            for waiter in admitted { waiter.admit(nil) }
             if !admitted.isEmpty { wake.signal() }
             if !batch.isEmpty { perform("append") { try partition.append(batch) } }
             perform("sync") { try partition.syncIfDue() }
             if stopping, batch.isEmpty, admitted.isEmpty {
                 perform("sync") { try partition.sync() }
-                let waiters = state.withLock { state in
+                let (whenStopped, refused) = state.withLock { state in
                     state.stopped = true
-                    // Senders still waiting when the writer stops are refused.
-                    let refused = state.waiting.map(\.continuation)
-                    state.waiting.removeAll()
-                    return (state.whenStopped, refused)
+                    defer { state.waiting.removeAll() }
+                    return (state.whenStopped, state.waiting)
                 }
-                for refused in waiters.1 {
-                    refused.resume(throwing: PipelineError.writerStopped(topic: partition.topic, partition: partition.id))
-                }
-                for continuation in waiters.0 { continuation.resume() }
+                for waiter in refused { waiter.admit(stoppedError) }
+                for continuation in whenStopped { continuation.resume() }
                 return
             }
         }

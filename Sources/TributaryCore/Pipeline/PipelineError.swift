@@ -8,6 +8,9 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible {
     case unknownTopic(String)
     /// A blocking job was submitted to a worker thread that is stopping.
     case workerStopped(name: String)
+    /// A sink released a delivery without reporting its outcome (a sink's bug);
+    /// its readings are sent again.
+    case deliveryDropped
 
     public var description: String {
         switch self {
@@ -19,6 +22,8 @@ public enum PipelineError: Error, Equatable, CustomStringConvertible {
             return "no topic \(topic) in the log; declare it under [topics] in the configuration"
         case let .workerStopped(name):
             return "the worker thread \(name) is stopping; the job was not run"
+        case .deliveryDropped:
+            return "the sink released a delivery without acknowledging or failing it; it is sent again"
         }
     }
 }

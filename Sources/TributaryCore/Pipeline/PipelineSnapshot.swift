@@ -25,20 +25,33 @@ public struct PipelineSnapshot: Sendable, Codable, Equatable {
     }
 }
 
-/// One source: what it produced and what of it was unusable.
+/// One source: what it produced, what of it was unusable, and its health.
 public struct SourceStatus: Sendable, Codable, Equatable {
     public var name: String
     public var topic: String
-    /// Readings the source handed to the router.
+    /// Readings the source handed to the log.
     public var received: Int64
     /// Inputs that could not be turned into readings (counted, logged, maybe dead-lettered).
     public var malformed: Int64
+    /// Readings the log did not take (the daemon was stopping).
+    public var refused: Int64
+    /// Reconnections to the device or broker.
+    public var reconnects: Int64
+    /// Milliseconds since the epoch when the log last took a reading from it.
+    public var lastReading: Int64?
+    /// Why the source cannot read now; nil while it is healthy.
+    public var error: String?
 
-    public init(name: String, topic: String, received: Int64, malformed: Int64) {
+    public init(name: String, topic: String, received: Int64, malformed: Int64, refused: Int64 = 0,
+                reconnects: Int64 = 0, lastReading: Int64? = nil, error: String? = nil) {
         self.name = name
         self.topic = topic
         self.received = received
         self.malformed = malformed
+        self.refused = refused
+        self.reconnects = reconnects
+        self.lastReading = lastReading
+        self.error = error
     }
 }
 
@@ -69,17 +82,20 @@ public struct PartitionStatus: Sendable, Codable, Equatable {
     /// Readings deleted by retention before every sink had them, refused under
     /// reject-new, or discarded by a failed write, since the daemon started.
     public var dropped: Int64
+    /// Segments deleted by retention or the disk budget since the daemon started.
+    public var deletedSegments: Int64
     /// Readings waiting in the partition writer's queue.
     public var queueDepth: Int
     public var diskBytes: Int64
 
-    public init(id: Int, startOffset: Int64, durableOffset: Int64, stored: Int64, dropped: Int64, queueDepth: Int,
-                diskBytes: Int64) {
+    public init(id: Int, startOffset: Int64, durableOffset: Int64, stored: Int64, dropped: Int64,
+                deletedSegments: Int64 = 0, queueDepth: Int, diskBytes: Int64) {
         self.id = id
         self.startOffset = startOffset
         self.durableOffset = durableOffset
         self.stored = stored
         self.dropped = dropped
+        self.deletedSegments = deletedSegments
         self.queueDepth = queueDepth
         self.diskBytes = diskBytes
     }
@@ -98,17 +114,20 @@ public struct SinkStatus: Sendable, Codable, Equatable {
     public var linkUp: Bool
     /// Milliseconds since the epoch of the last acknowledged delivery, if any.
     public var lastUpload: Int64?
+    /// Deliveries sent and not yet acknowledged or failed.
+    public var inFlight: Int
     /// Per forwarded partition: its committed offset and lag.
     public var partitions: [SinkPartitionStatus]
 
     public init(name: String, forwarded: Int64, failures: Int64, lag: Int64, linkUp: Bool, lastUpload: Int64?,
-                partitions: [SinkPartitionStatus]) {
+                inFlight: Int, partitions: [SinkPartitionStatus]) {
         self.name = name
         self.forwarded = forwarded
         self.failures = failures
         self.lag = lag
         self.linkUp = linkUp
         self.lastUpload = lastUpload
+        self.inFlight = inFlight
         self.partitions = partitions
     }
 }

@@ -14,16 +14,25 @@ public struct Router: Sendable {
     /// Sends `readings` to `topic`'s writers, suspending while a writer's
     /// queue is full (backpressure reaches the source).
     public func send(_ readings: [Reading], to topic: String) async throws {
+        for (writer, group) in try route(readings, to: topic) { try await writer.send(group) }
+    }
+
+    /// Like `send`, but blocks the calling thread while a writer's queue is
+    /// full: for client libraries' own threads, never the cooperative pool.
+    public func handOver(_ readings: [Reading], to topic: String) throws {
+        for (writer, group) in try route(readings, to: topic) { try writer.handOver(group) }
+    }
+
+    /// `readings` split by partition, each group in the order given.
+    func route(_ readings: [Reading], to topic: String) throws -> [(PartitionWriter, [Reading])] {
         guard let partitions = writers[topic], !partitions.isEmpty else {
             throw PipelineError.unknownTopic(topic)
         }
-        if partitions.count == 1 { return try await partitions[0].send(readings) }
+        if partitions.count == 1 { return [(partitions[0], readings)] }
         var groups = [[Reading]](repeating: [], count: partitions.count)
         for reading in readings {
             groups[Log.partition(forSensor: reading.sensor, partitions: partitions.count)].append(reading)
         }
-        for (index, group) in groups.enumerated() where !group.isEmpty {
-            try await partitions[index].send(group)
-        }
+        return groups.indices.filter { !groups[$0].isEmpty }.map { (partitions[$0], groups[$0]) }
     }
 }

@@ -4,7 +4,15 @@ import TributaryLog
 
 /// Where one source's readings go: into its topic through the router,
 /// counted; malformed input counted, logged at most once a second, and kept
-/// raw in the dead-letter topic when the source names one.
+/// raw in the dead-letter topic when the source names one; and the source's
+/// health (its last reading, its current error, its reconnects), so a dead
+/// serial port shows as failing rather than quiet.
+///
+/// Two ways in: `send` for sources running in a task (suspends while the
+/// log's queues are full), `handOver` for client libraries that call back on
+/// threads of their own (blocks that thread instead, so the client and its
+/// broker hold the messages). Readings the log does not take (the daemon is
+/// stopping) are counted as refused.
 ///
 /// Thread-safe; one per source.
 public final class SourceOutput: Sendable {
@@ -20,6 +28,11 @@ public final class SourceOutput: Sendable {
     private struct Counters {
         var received: Int64 = 0
         var malformed: Int64 = 0
+        var refused: Int64 = 0
+        var reconnects: Int64 = 0
+        /// Milliseconds since the epoch when the log last took a reading.
+        var lastReading: Int64?
+        var error: String?
         var malformedLog = LogRateLimit()
     }
 
@@ -38,12 +51,61 @@ public final class SourceOutput: Sendable {
     /// Malformed inputs reported so far.
     public var malformed: Int64 { counters.withLock { $0.malformed } }
 
+    /// The source's counters and health now.
+    public var status: SourceStatus {
+        counters.withLock { counters in
+            SourceStatus(name: source, topic: topic, received: counters.received, malformed: counters.malformed,
+                         refused: counters.refused, reconnects: counters.reconnects,
+                         lastReading: counters.lastReading, error: counters.error)
+        }
+    }
+
     /// Routes `readings` into the source's topic, suspending while the
     /// partition writers' queues are full (backpressure).
+    /// - Throws: `PipelineError.writerStopped` when the daemon is stopping,
+    ///   `CancellationError` when the task is cancelled while it waits.
     public func send(_ readings: [Reading]) async throws {
-        guard !readings.isEmpty else { return }
-        try await router.send(readings, to: topic)
-        counters.withLock { $0.received += Int64(readings.count) }
+        for (writer, group) in try router.route(readings, to: topic) {
+            try await counting(group) { try await writer.send(group) }
+        }
+    }
+
+    /// Routes `readings` into the source's topic, blocking the calling thread
+    /// while the partition writers' queues are full. Call it from a client
+    /// library's own thread, never from a task.
+    /// - Throws: `PipelineError.writerStopped` when the daemon is stopping.
+    public func handOver(_ readings: [Reading]) throws {
+        for (writer, group) in try router.route(readings, to: topic) {
+            try counting(group) { try writer.handOver(group) }
+        }
+    }
+
+    private func counting(_ group: [Reading], _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+            accepted(group)
+        } catch {
+            counters.withLock { $0.refused += Int64(group.count) }
+            throw error
+        }
+    }
+
+    private func counting(_ group: [Reading], _ body: () throws -> Void) throws {
+        do {
+            try body()
+            accepted(group)
+        } catch {
+            counters.withLock { $0.refused += Int64(group.count) }
+            throw error
+        }
+    }
+
+    private func accepted(_ group: [Reading]) {
+        let now = SystemClock.wallMilliseconds()
+        counters.withLock { counters in
+            counters.received += Int64(group.count)
+            counters.lastReading = now
+        }
     }
 
     /// Counts input that could not be turned into readings, logs it (at most
@@ -53,6 +115,27 @@ public final class SourceOutput: Sendable {
     ///   - raw: the input as read, kept byte for byte.
     ///   - reason: what is wrong with it, for the log.
     public func reportMalformed(_ raw: [UInt8], reason: String, at timestamp: Int64) async {
+        guard let deadLetter = noteMalformed(raw, reason: reason, at: timestamp), let deadLetterTopic else { return }
+        do {
+            try await router.send([deadLetter], to: deadLetterTopic)
+        } catch {
+            couldNotKeep(error)
+        }
+    }
+
+    /// `reportMalformed` for client libraries' own threads: blocks while the
+    /// dead-letter topic's queue is full.
+    public func handOverMalformed(_ raw: [UInt8], reason: String, at timestamp: Int64) {
+        guard let deadLetter = noteMalformed(raw, reason: reason, at: timestamp), let deadLetterTopic else { return }
+        do {
+            try router.handOver([deadLetter], to: deadLetterTopic)
+        } catch {
+            couldNotKeep(error)
+        }
+    }
+
+    /// Counts and logs malformed input; returns it as a dead-letter reading.
+    private func noteMalformed(_ raw: [UInt8], reason: String, at timestamp: Int64) -> Reading? {
         let now = ContinuousClock.now
         let suppressed = counters.withLock { counters in
             counters.malformed += 1
@@ -63,13 +146,38 @@ public final class SourceOutput: Sendable {
                 "reason": "\(reason)", "bytes": "\(raw.count)", "malformed.suppressed": "\(suppressed)",
             ])
         }
-        guard let deadLetterTopic else { return }
-        do {
-            try await router.send([Reading(sensor: source, timestamp: timestamp, value: .bytes(raw))],
-                                  to: deadLetterTopic)
-        } catch {
-            logger.warning("could not keep malformed input in the dead-letter topic",
-                           metadata: ["topic": "\(deadLetterTopic)", "error": "\(error)"])
+        return deadLetterTopic == nil ? nil : Reading(sensor: source, timestamp: timestamp, value: .bytes(raw))
+    }
+
+    private func couldNotKeep(_ error: any Error) {
+        logger.warning("could not keep malformed input in the dead-letter topic",
+                       metadata: ["topic": "\(deadLetterTopic ?? "")", "error": "\(error)"])
+    }
+
+    // MARK: Health
+
+    /// Records that the source cannot read now (a port gone, a broker
+    /// refusing), shown in `/status`, the metrics and `tributary status`
+    /// until `reportRecovered`. Logged when the error changes.
+    public func reportError(_ description: String) {
+        let changed = counters.withLock { counters -> Bool in
+            defer { counters.error = description }
+            return counters.error != description
         }
+        if changed { logger.warning("source failing", metadata: ["error": "\(description)"]) }
+    }
+
+    /// Records that the source reads again after `reportError`.
+    public func reportRecovered() {
+        let previous = counters.withLock { counters -> String? in
+            defer { counters.error = nil }
+            return counters.error
+        }
+        if previous != nil { logger.notice("source reading again") }
+    }
+
+    /// Counts a reconnection to the device or broker.
+    public func reportReconnect() {
+        counters.withLock { $0.reconnects += 1 }
     }
 }

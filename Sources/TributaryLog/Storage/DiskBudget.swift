@@ -55,7 +55,7 @@ final class DiskBudget: Sendable {
         for other in others where !fits(bytes) {
             if includeUnconsumed && other.configuration.topic(other.topic).fullPolicy != .dropOldest { continue }
             for _ in 0...Self.busyWaitMilliseconds {
-                let entered: Bool? = other.state.withLockIfAvailable { state -> Bool in
+                let entered: Bool? = other.mutateIfAvailable { state -> Bool in
                     while !fits(bytes), state.segments.count > 1,
                           includeUnconsumed || state.isConsumed(state.segments[0]) {
                         guard (try? state.deleteOldestSegment(directory: other.directory)) != nil else { break }

@@ -50,6 +50,13 @@ struct PartitionState {
         return snapshots
     }
 
+    /// What the partition publishes for readers and observers.
+    var view: PartitionView {
+        PartitionView(startOffset: segments.first?.baseOffset ?? 0, endOffset: endOffset,
+                      durableOffset: durableOffset, readableSegments: readableSegments, statistics: statistics,
+                      diskBytes: diskBytes, consumers: consumers.offsets)
+    }
+
     var endOffset: Int64 { (segments.last?.nextOffset ?? 0) + Int64(pending.count) }
     var diskBytes: Int64 { segments.reduce(0) { $0 + $1.diskBytes } }
 

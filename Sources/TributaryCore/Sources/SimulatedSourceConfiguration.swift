@@ -1,5 +1,7 @@
 /// Settings of a `type = "sim"` source: sensors that make up readings.
-public struct SimulatedSourceConfiguration: Sendable, Equatable {
+public struct SimulatedSourceConfiguration: SourceSettings {
+    public static let type = "sim"
+
     /// The waveform a simulated sensor follows.
     public enum Shape: String, Sendable, CaseIterable {
         case sine, square, sawtooth, constant
@@ -23,7 +25,13 @@ public struct SimulatedSourceConfiguration: Sendable, Equatable {
     /// The defaults: 4 sine sensors at 1 reading per second.
     public init() {}
 
-    static func read(_ table: TableReader) -> SimulatedSourceConfiguration {
+    public var summary: String { "\(sensors) sensors at \(readingsPerSecond)/s" }
+
+    public func makeSource(name: String, context: PluginContext) -> any Source {
+        SimulatedSource(name: name, configuration: self)
+    }
+
+    public static func read(_ table: TableReader) -> SimulatedSourceConfiguration? {
         var sim = SimulatedSourceConfiguration()
         sim.sensors = table.integer("sensors", in: 1...100_000, expected: "a number of sensors from 1 to 100000")
             ?? sim.sensors
@@ -37,8 +45,7 @@ public struct SimulatedSourceConfiguration: Sendable, Equatable {
                 if let shape = Shape(rawValue: signal) {
                     shapes.append(shape)
                 } else {
-                    table.diagnostics.report(table.path.appending("signals").appending(index: index),
-                                             "expected one of \(names), found \"\(signal)\"")
+                    table.report("signals", index: index, "expected one of \(names), found \"\(signal)\"")
                 }
             }
             if signals.isEmpty { table.report("signals", "expected at least one of \(names), found []") }

@@ -1,0 +1,304 @@
+import Logging
+import ServiceLifecycle
+import Synchronization
+import TributaryLog
+
+/// Reads one sink's topics from the log ahead and keeps the sink's window
+/// of deliveries full, committing the sink's offsets only over what the
+/// sink acknowledged (the rules are `ForwardingWindow`'s).
+///
+/// Guarantees:
+/// - Per partition, deliveries go out in offset order, each up to
+///   `limits` (many on-disk batches); partitions take turns.
+/// - A failed delivery (an error, a throwing `send`, `CancellationError`
+///   included) sends its partition back to the delivery's first offset;
+///   sending pauses after a failure (0.5 s doubling to 10 s, reset by an
+///   acknowledgement). Nothing is skipped and nothing is committed early
+///   (at-least-once).
+/// - Committed offsets are written at most about once a second (each commit
+///   is an fdatasync), and once more on stop; a restart resumes there.
+/// - Idle, it sleeps until a partition makes new readings durable or an
+///   outcome arrives: no polling.
+/// - Reads and commits (blocking file I/O) run on a thread the forwarder
+///   starts and stops in `run`.
+/// - `run` starts the sink first and stops it last. On graceful shutdown it
+///   goes on delivering what is durable while the upstream takes it, for up
+///   to `drainTime`, waits as long for the outcomes in flight, then stops
+///   the sink (its flush may acknowledge more) and commits.
+public final class Forwarder: Service, Sendable {
+    public let sink: any Sink
+    public let deviceID: String
+    public let partitions: [Partition]
+    public let limits: BatchLimits
+    private let worker: BlockingWorker
+    private let readers: ReadAheads
+    private let doorbell = Doorbell()
+    private let outcomes: DeliveryOutcomes
+    /// Per partition: made new readings durable since the forwarder last looked.
+    private let fresh: Mutex<[Bool]>
+    private let logger: Logger
+    private let state: Mutex<State>
+
+    private static let commitInterval: Duration = .seconds(1)
+    private static let firstRetryDelay: Duration = .milliseconds(500)
+    private static let maximumRetryDelay: Duration = .seconds(10)
+    /// On stop, how long to keep delivering what the writers made durable last.
+    static let drainTime: Duration = .seconds(3)
+
+    private struct State {
+        var window: ForwardingWindow
+        /// Readings per delivery in flight, to count what was forwarded.
+        var sizes: [UInt64: Int] = [:]
+        var forwarded: Int64 = 0
+        var failures: Int64 = 0
+        var linkUp = true
+        var lastUpload: Int64?
+        var stopping = false
+        var draining = false
+    }
+
+    /// The read-ahead of each partition. Not thread-safe; only the worker's
+    /// thread touches them, one job at a time.
+    private final class ReadAheads: @unchecked Sendable {
+        let partitions: [ReadAhead]
+        init(_ partitions: [ReadAhead]) { self.partitions = partitions }
+    }
+
+    /// Registers the sink as a consumer of each partition (so retention
+    /// counts what it has not read) and positions it at its committed offsets.
+    public init(sink: any Sink, deviceID: String, partitions: [Partition], limits: BatchLimits = BatchLimits(),
+                logger: Logger) throws {
+        self.sink = sink
+        self.deviceID = deviceID
+        self.partitions = partitions
+        self.limits = limits
+        var logger = logger
+        logger[metadataKey: "sink"] = "\(sink.name)"
+        self.logger = logger
+        let committed = try partitions.map { try $0.register(consumer: sink.name) }
+        self.readers = ReadAheads(zip(partitions, committed).map { ReadAhead(partition: $0, from: $1) })
+        self.state = Mutex(State(window: ForwardingWindow(committed: committed, window: max(1, sink.window))))
+        self.fresh = Mutex(Array(repeating: true, count: partitions.count))
+        self.outcomes = DeliveryOutcomes(doorbell: doorbell)
+        self.worker = BlockingWorker(name: "forward-\(sink.name)")
+    }
+
+    public func run() async throws {
+        try worker.start()
+        defer { worker.stop() }
+        try await sink.start()
+        let tokens = partitions.indices.map { index in
+            partitions[index].addDurableListener { [self] _ in
+                fresh.withLock { $0[index] = true }
+                doorbell.ring()
+            }
+        }
+        defer { for (partition, token) in zip(partitions, tokens) { partition.removeDurableListener(token) } }
+        await withGracefulShutdownHandler {
+            await forward()
+            state.withLock { $0.draining = false }
+        } onGracefulShutdown: { [self] in
+            state.withLock { state in
+                state.draining = !state.stopping
+                state.stopping = true
+            }
+            doorbell.ring()
+        }
+        await sink.stop()
+        // Not cancelled with this task: a forced stop still records what was acknowledged.
+        await Task.detached { [self] in
+            _ = applyOutcomes()
+            await commit()
+        }.value
+    }
+
+    private func forward() async {
+        let clock = ContinuousClock()
+        var caughtUp = Array(repeating: false, count: partitions.count)
+        var turn = 0
+        var lastCommit = clock.now
+        var pausedUntil: ContinuousClock.Instant?
+        var retryDelay = Self.firstRetryDelay
+        var drainDeadline: ContinuousClock.Instant?
+        while !Task.isCancelled {
+            let settled = applyOutcomes()
+            for rewind in settled.rewinds {
+                caughtUp[rewind.partition] = false
+                let readers = self.readers
+                _ = try? await worker.perform { readers.partitions[rewind.partition].rewind(to: rewind.offset) }
+            }
+            if settled.failed {
+                pausedUntil = clock.now + retryDelay
+                retryDelay = min(retryDelay * 2, Self.maximumRetryDelay)
+            } else if settled.acknowledged {
+                retryDelay = Self.firstRetryDelay
+            }
+            for index in takeFresh() { caughtUp[index] = false }
+            let (hasRoom, outstanding, stopping) = state.withLock { ($0.window.hasRoom, $0.window.outstanding, $0.stopping) }
+            if stopping, drainDeadline == nil { drainDeadline = clock.now + Self.drainTime }
+            if let drainDeadline {
+                // Draining: deliver what is durable while the upstream takes it; no retries.
+                let done = !caughtUp.contains(false) && outstanding == 0
+                if done || settled.failed || pausedUntil != nil || clock.now >= drainDeadline { return }
+            }
+            if clock.now - lastCommit >= Self.commitInterval, hasUncommitted {
+                await commit()
+                lastCommit = clock.now
+            }
+            if let until = pausedUntil, clock.now >= until { pausedUntil = nil }
+            if hasRoom, pausedUntil == nil,
+               let index = (0..<partitions.count).lazy.map({ (turn + $0) % self.partitions.count })
+                .first(where: { !caughtUp[$0] }) {
+                turn = index + 1
+                switch await send(from: index) {
+                case .sent: break
+                case .caughtUp: caughtUp[index] = true
+                case .readFailed: pausedUntil = clock.now + retryDelay
+                }
+                continue
+            }
+            // Nothing to do until an outcome, new readings, a stop, or a deadline.
+            var wake = drainDeadline ?? pausedUntil
+            if let until = pausedUntil, let current = wake { wake = min(current, until) }
+            if hasUncommitted {
+                let due = lastCommit + Self.commitInterval
+                wake = wake.map { min($0, due) } ?? due
+            }
+            if let wake {
+                await doorbell.wait(timeout: max(.zero, clock.now.duration(to: wake)))
+            } else {
+                await doorbell.wait()
+            }
+        }
+    }
+
+    /// The partitions that made readings durable since the last call.
+    private func takeFresh() -> [Int] {
+        fresh.withLock { fresh in
+            let indices = fresh.indices.filter { fresh[$0] }
+            for index in indices { fresh[index] = false }
+            return indices
+        }
+    }
+
+    private enum SendOutcome { case sent, caughtUp, readFailed }
+
+    /// Reads the partition's next delivery and hands it to the sink.
+    private func send(from index: Int) async -> SendOutcome {
+        let readers = self.readers
+        let limits = self.limits
+        let read: (readings: [StoredReading], end: Int64)
+        do {
+            read = try await worker.perform { try readers.partitions[index].next(within: limits) }
+        } catch is CancellationError {
+            return .readFailed
+        } catch {
+            logger.error("cannot read the log", metadata: [
+                "topic": "\(partitions[index].topic)", "partition": "\(partitions[index].id)", "error": "\(error)",
+            ])
+            return .readFailed
+        }
+        enum Next: Equatable { case nothing, skipped, deliver(UInt64) }
+        let next = state.withLock { state -> Next in
+            guard read.end > state.window.nextOffset(index) else { return .nothing }
+            guard !read.readings.isEmpty else {
+                state.window.skipped(index, upTo: read.end)
+                return .skipped
+            }
+            let id = state.window.read(index, upTo: read.end)
+            state.sizes[id] = read.readings.count
+            return .deliver(id)
+        }
+        guard case let .deliver(id) = next else { return next == .nothing ? .caughtUp : .sent }
+        let partition = partitions[index]
+        let delivery = Delivery(id: id, batch: SinkBatch(deviceID: deviceID, topic: partition.topic,
+                                                         partition: partition.id, readings: read.readings),
+                                outcomes: outcomes)
+        do {
+            try await sink.send(delivery)
+        } catch {
+            delivery.fail(error)
+        }
+        return .sent
+    }
+
+    /// Applies the outcomes reported since the last call to the window.
+    private func applyOutcomes() -> (rewinds: [ForwardingWindow.PartitionOffset], acknowledged: Bool, failed: Bool) {
+        let reported = outcomes.take()
+        guard !reported.isEmpty else { return ([], false, false) }
+        let now = SystemClock.wallMilliseconds()
+        var rewinds: [ForwardingWindow.PartitionOffset] = []
+        var firstError: (any Error)?
+        var acknowledged = false
+        let (wasUp, isUp) = state.withLock { state in
+            let wasUp = state.linkUp
+            for (id, outcome) in reported {
+                let size = state.sizes.removeValue(forKey: id) ?? 0
+                switch outcome {
+                case .acknowledged:
+                    acknowledged = true
+                    if state.window.delivered(id) { state.forwarded += Int64(size) }
+                    state.linkUp = true
+                    state.lastUpload = now
+                case let .failed(error):
+                    state.failures += 1
+                    state.linkUp = false
+                    firstError = firstError ?? error
+                    if let rewind = state.window.failed(id) { rewinds.append(rewind) }
+                }
+            }
+            return (wasUp, state.linkUp)
+        }
+        if wasUp, let firstError, !(firstError is CancellationError) {
+            logger.warning("delivery failed; retrying until the upstream acknowledges", metadata: [
+                "error": "\(firstError)",
+            ])
+        } else if !wasUp, isUp {
+            logger.notice("delivery works again")
+        }
+        // Rewinds of one partition: the last one is the earliest offset.
+        var latest: [Int: Int64] = [:]
+        for rewind in rewinds { latest[rewind.partition] = min(latest[rewind.partition] ?? .max, rewind.offset) }
+        return (latest.map { .init(partition: $0.key, offset: $0.value) }, acknowledged, firstError != nil)
+    }
+
+    /// Between the stop request and the end of the last deliveries.
+    var isDraining: Bool { state.withLock { $0.draining } }
+
+    private var hasUncommitted: Bool { state.withLock { !$0.window.commits.isEmpty } }
+
+    /// Commits every partition's acknowledged offset that is not committed yet.
+    private func commit() async {
+        let commits = state.withLock { $0.window.commits }
+        let partitions = self.partitions
+        let name = sink.name
+        for commit in commits {
+            do {
+                try await worker.perform { try partitions[commit.partition].commit(commit.offset, for: name) }
+                state.withLock { $0.window.committed(commit.partition, offset: commit.offset) }
+            } catch {
+                logger.error("cannot commit the sink's offset; it will be retried", metadata: [
+                    "topic": "\(partitions[commit.partition].topic)", "partition": "\(partitions[commit.partition].id)",
+                    "error": "\(error)",
+                ])
+            }
+        }
+    }
+
+    /// The sink's position, progress and link state now.
+    public var status: SinkStatus {
+        let views = partitions.map(\.view)
+        return state.withLock { state in
+            let rows = partitions.indices.map { index in
+                let acknowledged = state.window.acknowledgedOffset(index)
+                return SinkPartitionStatus(
+                    topic: partitions[index].topic, partition: partitions[index].id,
+                    acknowledgedOffset: acknowledged, committedOffset: state.window.committedOffset(index),
+                    lag: max(0, views[index].durableOffset - max(acknowledged, views[index].startOffset)))
+            }
+            return SinkStatus(name: sink.name, forwarded: state.forwarded, failures: state.failures,
+                              lag: rows.reduce(0) { $0 + $1.lag }, linkUp: state.linkUp,
+                              lastUpload: state.lastUpload, inFlight: state.window.outstanding, partitions: rows)
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import TributaryLog
+
+/// How much one delivery carries at most: `[[sinks]] max_batch` readings
+/// and `max_batch_bytes` bytes (as `Reading.approximateEncodedSize` counts
+/// them). A single reading larger than the byte limit still goes, alone.
+public struct BatchLimits: Sendable, Equatable {
+    public var readings: Int
+    public var bytes: Int
+
+    public init(readings: Int = 10_000, bytes: Int = 4 << 20) {
+        precondition(readings >= 1 && bytes >= 1, "a delivery holds at least one reading")
+        self.readings = readings
+        self.bytes = bytes
+    }
+}
+
+/// Reads one partition ahead for a sink: as many durable readings as the
+/// limits allow, across as many on-disk batches as that takes, keeping what
+/// did not fit for the next delivery.
+///
+/// Not thread-safe: the forwarder's worker thread owns it.
+final class ReadAhead {
+    let partition: Partition
+    private var reader: PartitionReader
+    /// Read from the log but not yet delivered.
+    private var carried: ArraySlice<StoredReading> = []
+
+    init(partition: Partition, from offset: Int64) {
+        self.partition = partition
+        self.reader = partition.reader(from: offset)
+    }
+
+    /// Starts again at `offset` (after a failed delivery).
+    func rewind(to offset: Int64) {
+        reader = partition.reader(from: offset)
+        carried = []
+    }
+
+    /// The next readings within `limits` and the offset after them (past
+    /// any offsets the log skipped, so a delivery covers its gaps). No
+    /// readings with an `end` beyond the last one means the offsets up to
+    /// `end` hold nothing; no readings at the same `end` means caught up.
+    func next(within limits: BatchLimits) throws -> (readings: [StoredReading], end: Int64) {
+        var readings: [StoredReading] = []
+        var bytes = 0
+        while readings.count < limits.readings {
+            if carried.isEmpty {
+                carried = try reader.next()[...]
+                if carried.isEmpty { break }
+            }
+            var cut = carried.startIndex
+            while cut < carried.endIndex, readings.count + (cut - carried.startIndex) < limits.readings {
+                let size = carried[cut].reading.approximateEncodedSize
+                if bytes + size > limits.bytes, !(readings.isEmpty && cut == carried.startIndex) { break }
+                bytes += size
+                cut += 1
+            }
+            readings += carried[..<cut]
+            carried = carried[cut...]
+            if !carried.isEmpty { break }
+        }
+        return (readings, carried.first?.offset ?? reader.position)
+    }
+}

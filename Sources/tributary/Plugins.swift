@@ -1,0 +1,8 @@
+import TributaryCore
+
+extension PluginRegistry {
+    /// Every kind of source and sink this executable can run, by `type`.
+    /// A new kind is one line here: `.adding(source: ItsSettings.self)` or
+    /// `.adding(sink: ItsSettings.self)`.
+    static let tributary = PluginRegistry.builtIn
+}
