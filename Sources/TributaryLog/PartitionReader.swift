@@ -36,16 +36,25 @@ public final class PartitionReader {
     /// The next durable readings (one batch's worth, at most), or an empty
     /// array when the reader has caught up with the durable watermark.
     public func next() throws -> [StoredReading] {
+        var readings: [StoredReading] = []
+        _ = try next(appendingTo: &readings)
+        return readings
+    }
+
+    /// Appends the next durable readings (one batch's worth, at most) to
+    /// `readings`, decoding straight into it, and returns how many; 0 when
+    /// the reader has caught up with the durable watermark.
+    public func next(appendingTo readings: inout [StoredReading]) throws -> Int {
         while true {
             let view = partition.view
             let (segments, durable) = (view.readableSegments, view.durableOffset)
-            guard let first = segments.first else { return [] }
+            guard let first = segments.first else { return 0 }
             if let start { position(at: start, in: segments); self.start = nil }
             if position < first.baseOffset {
                 skip(to: first.baseOffset, file: first.path, position: 0, reason: .offsetGap)
                 close()
             }
-            if position >= durable { return [] }
+            if position >= durable { return 0 }
             // The active segment grows: read up to what is durable now (before
             // deciding it is exhausted, or a caught-up reader would reopen it
             // and decode again from its last key batch).
@@ -56,16 +65,16 @@ public final class PartitionReader {
             if scanner == nil || segment.map({ position >= $0.nextOffset }) ?? true {
                 guard try open(segments) else { continue }
             }
-            let readings = try readBatch()
-            if let readings, !readings.isEmpty { return readings }
-            if readings == nil, let current = segment {
+            let appended = try readBatch(appendingTo: &readings)
+            if let appended, appended > 0 { return appended }
+            if appended == nil, let current = segment {
                 // The segment is exhausted.
                 if position < current.nextOffset {
                     skip(to: current.nextOffset, file: current.path, position: scanner?.position ?? 0,
                          reason: .truncated)
                 }
                 if current.isSealed || position >= current.nextOffset { close() }
-                if !current.isSealed && position >= durable { return [] }
+                if !current.isSealed && position >= durable { return 0 }
             }
         }
     }
@@ -117,8 +126,9 @@ public final class PartitionReader {
         segment = nil
     }
 
-    /// Decodes the next batch; nil at the end of the readable segment.
-    private func readBatch() throws -> [StoredReading]? {
+    /// Decodes the next batch onto `readings`, returning how many readings it
+    /// added; nil at the end of the readable segment.
+    private func readBatch(appendingTo readings: inout [StoredReading]) throws -> Int? {
         guard let scanner, let current = segment else { return nil }
         switch try scanner.next() {
         case let .end(at):
@@ -134,7 +144,7 @@ public final class PartitionReader {
                 // A valid batch repeating offsets already passed (a stale copy):
                 // decoding it would replay old deltas onto the codec state and
                 // corrupt every reading after it.
-                if header.baseOffset < expected { return [] }
+                if header.baseOffset < expected { return 0 }
                 if header.baseOffset > expected, !header.isKey { decoder.invalidate() }
             }
             expectedBase = header.nextOffset
@@ -142,7 +152,10 @@ public final class PartitionReader {
                 skip(to: header.baseOffset, file: current.path, position: at, reason: .offsetGap)
                 if !header.isKey { decoder.invalidate() }
             }
-            var readings: [StoredReading] = []
+            let before = readings.count
+            let needed = before + Int(max(0, header.nextOffset - position))
+            // Grow geometrically: reserving exactly what each batch needs would copy everything each time.
+            if readings.capacity < needed { readings.reserveCapacity(max(needed, 2 * readings.capacity)) }
             do {
                 let from = position
                 try decoder.decode(bytes, header: header) { offset, reading in
@@ -154,28 +167,30 @@ public final class PartitionReader {
                     readings.append(StoredReading(offset: offset, reading: reading))
                 }
             } catch let failure as BatchDecoder.Failure {
+                // What a batch that fails to decode added is not served.
+                readings.removeSubrange(before...)
                 if header.nextOffset > position {
                     skip(to: header.nextOffset, file: current.path, position: at,
                          reason: failure == .needsKeyBatch ? .offsetGap : .checksum)
                 }
-                return []
+                return 0
             }
             position = max(position, header.nextOffset)
-            return readings
+            return readings.count - before
         }
     }
 
     /// Moves past damage at `at` to the next valid batch, or skips the rest of
     /// the segment if there is none.
     private func resynchronize(_ scanner: BatchScanner, after at: Int64, in current: SegmentSnapshot,
-                               reason: InvalidBatch) throws -> [StoredReading]? {
+                               reason: InvalidBatch) throws -> Int? {
         decoder.invalidate()
         expectedBase = nil
         if try scanner.resynchronize(from: at, minimumOffset: position) == nil {
             skip(to: current.nextOffset, file: current.path, position: at, reason: reason)
             return nil
         }
-        return []
+        return 0
     }
 
     private func skip(to offset: Int64, file: String, position at: Int64, reason: InvalidBatch) {

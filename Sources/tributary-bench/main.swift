@@ -12,6 +12,8 @@ let usage = """
              the log engine on the reference workload (see ReferenceWorkload.swift)
            tributary-bench pipeline [--json] [--seconds N]
              the daemon's data path (sim source -> log -> stdout sink to /dev/null) against raw appends
+           tributary-bench drain [--json]
+             a sink's forwarder working off a backlog of 1 M readings with 40 ms acknowledgements
            tributary-bench idle [--json] [--seconds N]
              memory and CPU of `tributary run` (built beside this binary) with little to do
            tributary-bench crash-writer --data DIR --seed N [--content-seed M]
@@ -48,6 +50,8 @@ do {
     case "pipeline":
         try await PipelineBenchmark.run(seconds: option("--seconds", in: arguments, default: 10),
                                         json: arguments.contains("--json"))
+    case "drain":
+        try await DrainBenchmark.run(json: arguments.contains("--json"))
     case "idle":
         try IdleBenchmark.run(seconds: option("--seconds", in: arguments, default: 60),
                               json: arguments.contains("--json"))

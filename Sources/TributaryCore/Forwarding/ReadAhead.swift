@@ -23,7 +23,7 @@ final class ReadAhead {
     let partition: Partition
     private var reader: PartitionReader
     /// Read from the log but not yet delivered.
-    private var carried: ArraySlice<StoredReading> = []
+    private var carried: [StoredReading] = []
 
     init(partition: Partition, from offset: Int64) {
         self.partition = partition
@@ -43,21 +43,23 @@ final class ReadAhead {
     func next(within limits: BatchLimits) throws -> (readings: [StoredReading], end: Int64) {
         var readings: [StoredReading] = []
         var bytes = 0
-        while readings.count < limits.readings {
-            if carried.isEmpty {
-                carried = try reader.next()[...]
-                if carried.isEmpty { break }
-            }
-            var cut = carried.startIndex
-            while cut < carried.endIndex, readings.count + (cut - carried.startIndex) < limits.readings {
-                let size = carried[cut].reading.approximateEncodedSize
-                if bytes + size > limits.bytes, !(readings.isEmpty && cut == carried.startIndex) { break }
+        var cut = 0
+        // What the last delivery left behind goes first; then whole batches,
+        // decoded straight into the delivery, until a limit is reached.
+        swap(&readings, &carried)
+        while true {
+            while cut < readings.count, cut < limits.readings {
+                let size = readings[cut].reading.approximateEncodedSize
+                if bytes + size > limits.bytes, cut > 0 { break }
                 bytes += size
                 cut += 1
             }
-            readings += carried[..<cut]
-            carried = carried[cut...]
-            if !carried.isEmpty { break }
+            if cut < readings.count || cut == limits.readings { break }
+            if try reader.next(appendingTo: &readings) == 0 { break }
+        }
+        if cut < readings.count {
+            carried = Array(readings[cut...])
+            readings.removeSubrange(cut...)
         }
         return (readings, carried.first?.offset ?? reader.position)
     }

@@ -49,8 +49,13 @@ public final class PartitionWriter: Sendable {
         mutating func enqueue(_ readings: [Reading], capacity: Int) -> Bool {
             // An empty queue takes any group, however large, so nothing waits forever.
             guard waiting.isEmpty, queue.isEmpty || queue.count + readings.count <= capacity else { return false }
-            queue += readings
+            take(readings)
             return true
+        }
+
+        /// Adds to the queue; an empty queue adopts the array instead of copying it.
+        mutating func take(_ readings: [Reading]) {
+            if queue.isEmpty { queue = readings } else { queue += readings }
         }
     }
 
@@ -170,11 +175,11 @@ public final class PartitionWriter: Sendable {
             }
             let (batch, admitted, stopping) = state.withLock { state in
                 let batch = state.queue
-                state.queue.removeAll(keepingCapacity: true)
+                state.queue = []
                 var admitted: [Waiter] = []
                 while let first = state.waiting.first, state.queue.isEmpty || state.queue.count
                     + first.readings.count <= capacity {
-                    state.queue += first.readings
+                    state.take(first.readings)
                     admitted.append(state.waiting.removeFirst())
                 }
                 return (batch, admitted, state.stopping)

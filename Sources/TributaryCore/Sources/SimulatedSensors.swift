@@ -32,18 +32,23 @@ public struct SimulatedSensors: Sendable {
     public mutating func round(at timestamp: Int64) -> [Reading] {
         var readings: [Reading] = []
         readings.reserveCapacity(names.count)
+        appendRound(at: timestamp, to: &readings)
+        return readings
+    }
+
+    /// `round(at:)` appended to `readings`, without an array of its own.
+    public mutating func appendRound(at timestamp: Int64, to readings: inout [Reading]) {
         for index in names.indices {
             readings.append(Reading(sensor: names[index], timestamp: timestamp,
                                     value: .double(value(of: index, at: timestamp))))
         }
-        return readings
     }
 
     private mutating func value(of sensor: Int, at timestamp: Int64) -> Double {
         let period = Double(max(configuration.periodMilliseconds, 1))
         // Where in its period the sensor is, in [0, 1); sensors are spread over the period.
-        let phase = (Double(timestamp) / period + Double(sensor) / Double(names.count))
-            .truncatingRemainder(dividingBy: 1)
+        let position = Double(timestamp) / period + Double(sensor) / Double(names.count)
+        let phase = position - position.rounded(.down)  // not fmod: a fifth of the source's time
         let unit: Double
         switch configuration.shapes[sensor % configuration.shapes.count] {
         case .sine: unit = sin(2 * Double.pi * phase)

@@ -32,9 +32,11 @@ public struct SimulatedSource: Source {
             let elapsed = (clock.now - start).seconds
             let due = Int64(elapsed / roundSeconds) + 1
             var group: [Reading] = []
+            group.reserveCapacity(Int(min(due - round, Int64(Self.maximumGroup / configuration.sensors + 1)))
+                                  * configuration.sensors)
             while round < due, group.count < Self.maximumGroup {
                 let timestamp = startMilliseconds + Int64((Double(round) * roundSeconds * 1000).rounded(.down))
-                group += sensors.round(at: timestamp)
+                sensors.appendRound(at: timestamp, to: &group)
                 round += 1
             }
             try await output.send(group)

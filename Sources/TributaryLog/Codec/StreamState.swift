@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 /// What a sensor's next reading is encoded against: its previous timestamp,
 /// the previous gap between timestamps, and its previous value.
 struct SensorState {
@@ -83,7 +89,10 @@ struct ExactString: Hashable {
     @inline(__always)
     static func sameBytes(_ a: String, _ b: String) -> Bool {
         let contiguous = a.utf8.withContiguousStorageIfAvailable { x in
-            b.utf8.withContiguousStorageIfAvailable { y in x.count == y.count && x.elementsEqual(y) }
+            b.utf8.withContiguousStorageIfAvailable { y in
+                // memcmp: the generic elementsEqual compares byte by byte.
+                x.count == y.count && (x.isEmpty || memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0)
+            }
         }
         return (contiguous ?? nil) ?? a.utf8.elementsEqual(b.utf8)
     }

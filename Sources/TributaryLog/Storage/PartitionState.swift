@@ -60,44 +60,61 @@ struct PartitionState {
     var endOffset: Int64 { (segments.last?.nextOffset ?? 0) + Int64(pending.count) }
     var diskBytes: Int64 { segments.reduce(0) { $0 + $1.diskBytes } }
 
-    mutating func append<C: Collection>(_ readings: C, configuration: LogConfiguration,
-                                        directory: String) throws where C.Element == Reading {
+    mutating func append(_ readings: ArraySlice<Reading>, configuration: LogConfiguration,
+                         directory: String) throws {
         if let unusable {
             statistics.failedReadings += Int64(readings.count)
             throw LogError.unusable(path: unusable)
         }
-        var remaining = readings[...]
+        var remaining = readings
         var oversized: LogError?
         while !remaining.isEmpty {
             let room = configuration.maxBatchReadings - pending.count
             let chunk = remaining.prefix(room)
-            for reading in chunk {
-                // A reading too large for any batch is refused alone; the others go on.
-                let size = reading.approximateEncodedSize
-                guard size <= Self.largestReading else {
-                    statistics.rejectedReadings += 1
-                    oversized = .readingTooLarge(sensor: reading.sensor, bytes: size)
+            remaining = remaining.dropFirst(chunk.count)
+            do {
+                if pending.isEmpty, chunk.count == configuration.maxBatchReadings, Self.fitsOneBatch(chunk) {
+                    // A whole batch of ordinary readings: encode it from where it is, not from a copy.
+                    try write(chunk, configuration: configuration, directory: directory)
                     continue
                 }
-                pending.append(reading)
-                pendingBytes += size
-            }
-            remaining = remaining.dropFirst(chunk.count)
-            if pending.count >= configuration.maxBatchReadings || pendingBytes >= Self.batchBytes {
-                do {
-                    try writePending(configuration: configuration, directory: directory)
-                } catch {
-                    // The readings not yet handed to a batch share its fate.
-                    if case .budgetExhausted(let topic, let rejected) = error as? LogError {
-                        statistics.rejectedReadings += Int64(remaining.count)
-                        throw LogError.budgetExhausted(topic: topic, rejectedReadings: rejected + remaining.count)
+                for reading in chunk {
+                    // A reading too large for any batch is refused alone; the others go on.
+                    let size = reading.approximateEncodedSize
+                    guard size <= Self.largestReading else {
+                        statistics.rejectedReadings += 1
+                        oversized = .readingTooLarge(sensor: reading.sensor, bytes: size)
+                        continue
                     }
-                    statistics.failedReadings += Int64(remaining.count)
-                    throw error
+                    pending.append(reading)
+                    pendingBytes += size
                 }
+                if pending.count >= configuration.maxBatchReadings || pendingBytes >= Self.batchBytes {
+                    try writePending(configuration: configuration, directory: directory)
+                }
+            } catch {
+                // The readings not yet handed to a batch share its fate.
+                if case .budgetExhausted(let topic, let rejected) = error as? LogError {
+                    statistics.rejectedReadings += Int64(remaining.count)
+                    throw LogError.budgetExhausted(topic: topic, rejectedReadings: rejected + remaining.count)
+                }
+                statistics.failedReadings += Int64(remaining.count)
+                throw error
             }
         }
         if let oversized { throw oversized }
+    }
+
+    /// Whether `readings` are one ordinary batch: none too large for a batch,
+    /// together within `batchBytes`.
+    private static func fitsOneBatch(_ readings: ArraySlice<Reading>) -> Bool {
+        var bytes = 0
+        for reading in readings {
+            let size = reading.approximateEncodedSize
+            guard size <= largestReading else { return false }
+            bytes += size
+        }
+        return bytes < batchBytes
     }
 
     /// The largest reading a batch can hold, with room for its header and codes.
@@ -119,19 +136,28 @@ struct PartitionState {
             pending.removeAll(keepingCapacity: true)
             pendingBytes = 0
         }
+        try write(pending[...], configuration: configuration, directory: directory)
+    }
+
+    /// Writes `readings` as a batch (or two, or into a new segment, as
+    /// `writeBatch` decides), rolling first if the segment is too old. On
+    /// failure the readings not written are counted as rejected (budget) or
+    /// failed, and the error is thrown.
+    private mutating func write(_ readings: ArraySlice<Reading>, configuration: LogConfiguration,
+                                directory: String) throws {
         let appendedBefore = statistics.appendedReadings
         do {
             if let active = segments.last, active.isSealed || (!active.isEmpty
                 && SystemClock.wallMilliseconds() - active.openedAt >= configuration.segmentMilliseconds) {
                 try roll(configuration: configuration, directory: directory)
             }
-            try writeBatch(pending[...], configuration: configuration, directory: directory)
+            try writeBatch(readings, configuration: configuration, directory: directory)
         } catch {
             // The encoder's state now includes readings that never reached the
             // disk: the next batch must not depend on it.
             encoder.startKeyBatch()
             account()
-            let lost = pending.count - Int(statistics.appendedReadings - appendedBefore)
+            let lost = readings.count - Int(statistics.appendedReadings - appendedBefore)
             if case .budgetExhausted = error as? LogError {
                 statistics.rejectedReadings += Int64(lost)
                 throw LogError.budgetExhausted(topic: topic, rejectedReadings: lost)
