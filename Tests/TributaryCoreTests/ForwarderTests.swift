@@ -131,11 +131,6 @@ struct ForwarderTests {
         }
     }
 
-    /// Waits (at most 30 s) until `condition` holds.
-    private static func eventually(_ condition: () -> Bool) async throws {
-        for _ in 0..<3000 where !condition() { try await Task.sleep(for: .milliseconds(10)) }
-    }
-
     /// Runs `forwarder` until `done` holds, then stops it gracefully.
     private static func forward(_ forwarder: Forwarder, until done: () -> Bool) async throws {
         let group = ServiceGroup(services: [ForwardersService(forwarders: [forwarder])], logger: logger)
@@ -285,9 +280,9 @@ struct ForwarderTests {
             let group = ServiceGroup(services: [ForwardersService(forwarders: forwarders)], logger: Self.logger)
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }
-                try await Self.eventually { sinks.allSatisfy { $0.heldCount == 1 } }
+                try await eventually { sinks.allSatisfy { $0.heldCount == 1 } }
                 await group.triggerGracefulShutdown()
-                try await Self.eventually { forwarders.allSatisfy { $0.isDraining } }
+                try await eventually { forwarders.allSatisfy { $0.isDraining } }
                 #expect(forwarders.allSatisfy { $0.isDraining }, "both forwarders drain at once")
                 for sink in sinks { sink.release() }
                 try await tasks.waitForAll()

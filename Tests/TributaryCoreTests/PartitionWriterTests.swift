@@ -71,6 +71,23 @@ struct PartitionWriterTests {
         }
     }
 
+    @Test("a send waiting for room gives up when its task is cancelled, so a wedged disk cannot hold up a stop")
+    func cancelledSendStopsWaiting() async throws {
+        try await withLog(.everyBatch) { _, partition in
+            // Not started: nothing drains the queue, as behind a wedged disk.
+            let writer = PartitionWriter(partition: partition, capacity: 10, logger: Self.logger)
+            try await writer.send((0..<10).map { Reading(sensor: "a", timestamp: Int64($0), value: .int(0)) })
+            let waiting = Task { try await writer.send([Reading(sensor: "a", timestamp: 10, value: .int(0))]) }
+            try await eventually { writer.backlog == 11 }
+            waiting.cancel()
+            await #expect(throws: CancellationError.self) { try await waiting.value }
+            #expect(writer.backlog == 10, "the cancelled readings left the line")
+            try writer.start()
+            await writer.stop()
+            #expect(partition.durableOffset == 10)
+        }
+    }
+
     @Test("under the interval policy a lone reading becomes durable without further sends")
     func intervalSyncHappensWithoutTraffic() async throws {
         try await withLog(.interval(maxDelayMilliseconds: 20, maxBytes: 1 << 30)) { _, partition in

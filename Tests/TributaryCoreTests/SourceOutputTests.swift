@@ -1,3 +1,5 @@
+import Foundation
+import Synchronization
 import Logging
 import Testing
 import TributaryLog
@@ -50,4 +52,67 @@ struct SourceOutputTests {
             try log.close()
         }
     }
+
+    @Test("a callback thread's hand-over blocks while the queue is full and goes on once the writer takes it")
+    func handOverBlocksUntilThereIsRoom() async throws {
+        try await withTemporaryDirectory("source-output") { directory in
+            let log = try Log.open(LogConfiguration(directory: directory))
+            // Not started yet: nothing drains the queue, as behind a wedged disk.
+            let writer = PartitionWriter(partition: try log.topic("readings", creatingWith: 1)[0], capacity: 10,
+                                         logger: Logger(label: "test"))
+            let output = SourceOutput(source: "mqtt-in", topic: "readings",
+                                      router: Router(writers: ["readings": [writer]]), logger: Logger(label: "test"))
+            let readings = (0..<10).map { Reading(sensor: "s", timestamp: Int64($0), value: .int(Int64($0))) }
+            try output.handOver(readings)  // an empty queue takes it
+            let handedOver = Atomic(false)
+            let callback = Thread {
+                try? output.handOver([Reading(sensor: "s", timestamp: 10, value: .int(10))])
+                handedOver.store(true, ordering: .releasing)
+            }
+            callback.start()
+            try await eventually { writer.backlog == 11 }
+            #expect(writer.backlog == 11, "the second hand-over waits for room")
+            let returnedEarly = handedOver.load(ordering: .acquiring)
+            #expect(!returnedEarly, "and its thread is held")
+            try writer.start()
+            try await eventually { handedOver.load(ordering: .acquiring) }
+            let returned = handedOver.load(ordering: .acquiring)
+            #expect(returned)
+            await writer.stop()
+            #expect(writer.partition.durableOffset == 11 && output.received == 11)
+            #expect(throws: PipelineError.writerStopped(topic: "readings", partition: 0)) {
+                try output.handOver(readings)
+            }
+            #expect(output.status.refused == 10, "readings the stopping log did not take are counted")
+            try log.close()
+        }
+    }
+
+    @Test("health: the last reading, the current error and reconnects show in the status")
+    func health() async throws {
+        try await withTemporaryDirectory("source-output") { directory in
+            let log = try Log.open(LogConfiguration(directory: directory))
+            let writer = try PartitionWriter.started(partition: try log.topic("readings", creatingWith: 1)[0],
+                                                     logger: Logger(label: "test"))
+            let output = SourceOutput(source: "serial-1", topic: "readings",
+                                      router: Router(writers: ["readings": [writer]]), logger: Logger(label: "test"))
+            #expect(output.status.lastReading == nil && output.status.error == nil)
+            let before = SystemClock.wallMilliseconds()
+            try await output.send([Reading(sensor: "a", timestamp: 1, value: .int(1))])
+            #expect((output.status.lastReading ?? 0) >= before)
+            output.reportError("/dev/ttyUSB0: no such device")
+            output.reportReconnect()
+            output.reportReconnect()
+            #expect(output.status.error == "/dev/ttyUSB0: no such device" && output.status.reconnects == 2)
+            output.reportRecovered()
+            #expect(output.status.error == nil)
+            await writer.stop()
+            try log.close()
+        }
+    }
+}
+
+/// Waits (at most 30 s) until `condition` holds.
+func eventually(_ condition: () -> Bool) async throws {
+    for _ in 0..<3000 where !condition() { try await Task.sleep(for: .milliseconds(10)) }
 }

@@ -10,7 +10,8 @@ struct DaemonFixture {
     let configPath: String
     var dataDirectory: String { scratch.path("log") }
 
-    init(scratch: Scratch, sensors: Int = 4, rate: Double = 50) throws {
+    /// - Parameter log: more `[log]` settings, one per line.
+    init(scratch: Scratch, sensors: Int = 4, rate: Double = 50, log: String = "") throws {
         self.scratch = scratch
         self.port = try FreePort.find()
         self.configPath = scratch.path("tributary.toml")
@@ -24,6 +25,7 @@ struct DaemonFixture {
             fsync = "interval"
             fsync_interval = "50ms"
             disk_budget = "64MiB"
+            \(log)
 
             [topics.readings]
             partitions = 2
@@ -63,8 +65,13 @@ struct DaemonFixture {
 
     /// The durable end offset of each partition of `readings`, read from the log on disk.
     func durableOffsets() throws -> [Int64] {
+        try partitions().map(\.durableOffset)
+    }
+
+    /// The partitions of `readings` as on disk now (opened read-only).
+    func partitions() throws -> [Partition] {
         let log = try Log.open(LogConfiguration(directory: dataDirectory), readOnly: true)
-        return (log.partitions(of: "readings") ?? []).map(\.durableOffset)
+        return log.partitions(of: "readings") ?? []
     }
 }
 
@@ -77,9 +84,12 @@ struct ForwardedLine: Decodable, Equatable {
     var sensor: String
     var timestamp: Int64
 
-    /// Every complete line of `output`.
+    /// Every complete line of `output` (a last line without its newline, cut
+    /// short by a kill, is left out).
     static func parse(_ output: String) throws -> [ForwardedLine] {
-        try output.split(separator: "\n").map { try JSONDecoder().decode(Self.self, from: Data($0.utf8)) }
+        var lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+        lines.removeLast()  // after the last newline: empty, or a line cut short
+        return try lines.map { try JSONDecoder().decode(Self.self, from: Data($0.utf8)) }
     }
 
     /// The offsets forwarded per partition, in the order they came.

@@ -41,6 +41,9 @@ struct MetricsEndpointTests {
             received.append(sample(metrics, "tributary_source_readings_received_total{source=\"sim\",topic=\"readings\"}")
                 ?? -1)
             #expect(received.last == total, "every reading received was stored")
+            #expect(sample(metrics, "tributary_source_up{source=\"sim\",topic=\"readings\"}") == 1)
+            #expect((sample(metrics, "tributary_source_last_reading_timestamp_seconds{source=\"sim\",topic=\"readings\"}")
+                ?? 0) > 1_700_000_000, "the time of the last reading")
         }
         #expect(received[0] >= 4 && received[1] > received[0], "the counters moved: \(received)")
 
@@ -51,6 +54,8 @@ struct MetricsEndpointTests {
         #expect(status.status == 0, "\(status.stderr)")
         #expect(status.stdout.contains("device test-box"))
         #expect(status.lines.contains { $0.hasPrefix("out ") && $0.contains(" up ") }, "\(status.stdout)")
+        #expect(status.lines.contains { $0.hasPrefix("sim ") && $0.contains(" ok ") && $0.hasSuffix(" ago") },
+                "the source's state and last reading: \(status.stdout)")
         let json = try TributaryProcess.run(["status", "--json", "--address", "127.0.0.1:\(fixture.port)"],
                                             scratch: scratch)
         let decoded = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]

@@ -1,6 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
+import Foundation
+import Synchronization
 import Testing
 @testable import TributaryLog
 
@@ -219,6 +222,52 @@ struct DurabilityTests {
             #expect(throws: LogError.locked(path: directory + "/.lock")) {
                 try Log.open(testConfiguration(directory))
             }
+        }
+    }
+
+    @Test("under every-batch, a reading too large for a batch is refused alone and the others are durable at once")
+    func oversizedReadingUnderEveryBatch() throws {
+        try withTemporaryDirectory("oversized") { directory in
+            let log = try openLog(testConfiguration(directory))
+            let partition = try log.topic("t", creatingWith: 1)[0]
+            let huge = Reading(sensor: "camera", timestamp: 2,
+                               value: .bytes(Array(repeating: 1, count: BatchHeader.maximumLength)))
+            let small = sampleReadings(2)
+            #expect(throws: LogError.self) { try partition.append([small[0], huge, small[1]]) }
+            #expect(partition.durableOffset == 2, "the readings around the refused one are durable without another append")
+            #expect(partition.statistics.rejectedReadings == 1)
+            #expect(try partition.readAll().readings.map(\.reading) == small)
+        }
+    }
+
+    @Test("readers and observers do not wait for the writer's lock (held across fdatasync)")
+    func observationDoesNotTakeTheWriteLock() throws {
+        try withTemporaryDirectory("observe") { directory in
+            let log = try openLog(testConfiguration(directory))
+            let partition = try log.topic("t", creatingWith: 1)[0]
+            try partition.append(sampleReadings(120))
+            try partition.commit(100, for: "sink")
+            let entered = DispatchSemaphore(value: 0)
+            let release = DispatchSemaphore(value: 0)
+            let released = Atomic(false)
+            // The writer, stuck inside its lock as in a slow fdatasync; let go after 30 s at the latest.
+            Thread {
+                partition.mutate { _ in
+                    entered.signal()
+                    _ = release.wait(timeout: .now() + 30)
+                    released.store(true, ordering: .releasing)
+                }
+            }.start()
+            entered.wait()
+            let view = partition.view
+            let read = try partition.reader(from: 0).next()
+            let observed = (partition.durableOffset, partition.startOffset, partition.statistics.appendedReadings,
+                            partition.diskBytes, partition.committedOffset(for: "sink"), partition.endOffset)
+            let whileHeld = !released.load(ordering: .acquiring)
+            release.signal()
+            #expect(whileHeld, "every observation returned while the writer held its lock")
+            #expect(view.durableOffset == 120 && observed.0 == 120 && observed.2 == 120 && observed.4 == 100)
+            #expect(read.first?.offset == 0 && !read.isEmpty)
         }
     }
 
