@@ -129,11 +129,11 @@ struct SourceService: Service {
     func run() async throws {
         do {
             try await cancelWhenGracefulShutdown { [source, output] in try await source.run(output: output) }
-            if !Task.isCancelled { output.reportError("stopped") }
+            if !Task.isShuttingDownGracefully { output.reportError("stopped") }
         } catch is CancellationError {
             return
         } catch {
-            guard !Task.isCancelled else { return }
+            guard !Task.isShuttingDownGracefully else { return }
             output.reportError("stopped: \(error)")
             logger.error("source stopped", metadata: ["source": "\(source.name)", "error": "\(error)"])
         }

@@ -66,7 +66,8 @@ public final class SourceOutput: Sendable {
     ///   `CancellationError` when the task is cancelled while it waits.
     public func send(_ readings: [Reading]) async throws {
         for (writer, group) in try router.route(readings, to: topic) {
-            try await counting(group) { try await writer.send(group) }
+            do { try await writer.send(group) } catch { throw refused(group, error) }
+            accepted(group)
         }
     }
 
@@ -76,28 +77,15 @@ public final class SourceOutput: Sendable {
     /// - Throws: `PipelineError.writerStopped` when the daemon is stopping.
     public func handOver(_ readings: [Reading]) throws {
         for (writer, group) in try router.route(readings, to: topic) {
-            try counting(group) { try writer.handOver(group) }
+            do { try writer.handOver(group) } catch { throw refused(group, error) }
+            accepted(group)
         }
     }
 
-    private func counting(_ group: [Reading], _ body: () async throws -> Void) async throws {
-        do {
-            try await body()
-            accepted(group)
-        } catch {
-            counters.withLock { $0.refused += Int64(group.count) }
-            throw error
-        }
-    }
-
-    private func counting(_ group: [Reading], _ body: () throws -> Void) throws {
-        do {
-            try body()
-            accepted(group)
-        } catch {
-            counters.withLock { $0.refused += Int64(group.count) }
-            throw error
-        }
+    /// Counts `group` as refused and returns `error`, to be thrown.
+    private func refused(_ group: [Reading], _ error: any Error) -> any Error {
+        counters.withLock { $0.refused += Int64(group.count) }
+        return error
     }
 
     private func accepted(_ group: [Reading]) {
