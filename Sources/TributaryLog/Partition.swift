@@ -6,7 +6,8 @@ import Synchronization
 ///
 /// Thread-safe: every method may be called from any thread; appends, syncs,
 /// commits and retention are serialised by one lock, which the writer holds
-/// across fdatasync. Readers and observers never take it: after each change
+/// across fdatasync. Readers and observers never take it (only `segments`,
+/// for inspection, does): after each change
 /// the partition publishes a `PartitionView` (offsets, statistics, the
 /// segments as far as they are durable) under a lock of its own that is only
 /// held to copy it, so a slow disk cannot stall a reader or the metrics.
@@ -143,6 +144,8 @@ public final class Partition: Sendable {
     /// Syncs if the `.interval` policy says it is time; call it from a timer.
     public func syncIfDue() throws {
         guard !isReadOnly, case let .interval(delay, bytes) = configuration.flush else { return }
+        // Called at every wake-up of the writer: look first, so nothing is republished for nothing.
+        guard state.withLock({ $0.isSyncDue(maxDelay: delay, maxBytes: bytes) }) else { return }
         try advancingDurable { state in
             if state.isSyncDue(maxDelay: delay, maxBytes: bytes) {
                 try state.sync(configuration: configuration, directory: directory)

@@ -22,9 +22,10 @@ import TributaryLog
 /// - Reads and commits (blocking file I/O) run on a thread the forwarder
 ///   starts and stops in `run`.
 /// - `run` starts the sink first and stops it last. On graceful shutdown it
-///   goes on delivering what is durable while the upstream takes it, for up
-///   to `drainTime`, waits as long for the outcomes in flight, then stops
-///   the sink (its flush may acknowledge more) and commits.
+///   goes on delivering what is durable while the upstream takes it and
+///   waits for the outcomes in flight, `drainTime` in all (a sink's `send`
+///   must not hold it longer), then stops the sink (its flush may
+///   acknowledge more) and commits.
 public final class Forwarder: Service, Sendable {
     public let sink: any Sink
     public let deviceID: String
@@ -153,7 +154,11 @@ public final class Forwarder: Service, Sendable {
                 switch await send(from: index) {
                 case .sent: break
                 case .caughtUp: caughtUp[index] = true
-                case .readFailed: pausedUntil = clock.now + retryDelay
+                case .readFailed:
+                    // Read again from where the window stands, whatever the reader got past.
+                    let (readers, offset) = (self.readers, state.withLock { $0.window.nextOffset(index) })
+                    _ = try? await worker.perform { readers.partitions[index].rewind(to: offset) }
+                    pausedUntil = clock.now + retryDelay
                 }
                 continue
             }

@@ -40,6 +40,7 @@ final class ReadAhead {
     /// any offsets the log skipped, so a delivery covers its gaps). No
     /// readings with an `end` beyond the last one means the offsets up to
     /// `end` hold nothing; no readings at the same `end` means caught up.
+    /// After a throw, what was read is gone: `rewind` before reading again.
     func next(within limits: BatchLimits) throws -> (readings: [StoredReading], end: Int64) {
         var readings: [StoredReading] = []
         var bytes = 0

@@ -17,7 +17,8 @@ public protocol Sink: Sendable {
     var name: String { get }
 
     /// Deliveries the sink may hold unacknowledged at once (at least 1). The
-    /// forwarder's memory for the sink is bounded by this times `max_batch`.
+    /// forwarder's memory for the sink is bounded by this times `max_batch`,
+    /// plus at most one on-disk batch read ahead per partition.
     var window: Int { get }
 
     /// Starts the sink's own machinery (a client's network thread, a worker
@@ -27,8 +28,9 @@ public protocol Sink: Sendable {
     /// Takes `delivery` for sending and returns without waiting for the
     /// upstream: its outcome is reported later through
     /// `delivery.acknowledge()` or `delivery.fail(_:)`, exactly once.
-    /// May suspend briefly while the client's own queue is full. Throwing
-    /// fails the delivery (the sink then reports nothing for it).
+    /// May suspend briefly while the client's own queue is full, and must
+    /// return promptly when its task is cancelled. Throwing fails the
+    /// delivery (the sink then reports nothing for it).
     func send(_ delivery: Delivery) async throws
 
     /// Flushes what is in flight as far as the upstream allows (briefly: the

@@ -40,6 +40,7 @@ public final class PartitionWriter: Sendable {
         /// Senders waiting for room, first come first served.
         var waiting: [Waiter] = []
         var nextWaiter: UInt64 = 0
+        var started = false
         var stopping = false
         var stopped = false
         var whenStopped: [CheckedContinuation<Void, Never>] = []
@@ -69,9 +70,17 @@ public final class PartitionWriter: Sendable {
         self.logger = logger
     }
 
-    /// Starts the writer's thread.
+    /// Starts the writer's thread. If the system cannot start one, the
+    /// writer refuses readings from then on, and `stop` returns at once.
     public func start() throws {
-        try DedicatedThread.start(name: "w-\(partition.topic)-\(partition.id)") { [self] in run() }
+        state.withLock { $0.started = true }
+        do {
+            try DedicatedThread.start(name: "w-\(partition.topic)-\(partition.id)") { [self] in run() }
+        } catch {
+            state.withLock { $0.started = false }
+            stopWithoutThread()
+            throw error
+        }
     }
 
     private var stoppedError: PipelineError { .writerStopped(topic: partition.topic, partition: partition.id) }
@@ -148,19 +157,32 @@ public final class PartitionWriter: Sendable {
         state.withLock { state in state.queue.count + state.waiting.reduce(0) { $0 + $1.readings.count } }
     }
 
-    /// Refuses new readings, appends everything already queued, syncs, and
-    /// returns once the writer's thread has finished. Senders still waiting
-    /// for room are refused with `.writerStopped`.
+    /// Refuses new readings, appends everything already queued (senders
+    /// waiting for room when it is called included), syncs, and returns once
+    /// the writer's thread has finished. A writer whose thread never started
+    /// stops at once, refusing the senders waiting for room.
     public func stop() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let done = state.withLock { state -> Bool in
                 state.stopping = true
-                if state.stopped { return true }
+                if state.stopped || !state.started { return true }
                 state.whenStopped.append(continuation)
                 return false
             }
-            if done { continuation.resume() } else { wake.signal() }
+            if done { stopWithoutThread(); continuation.resume() } else { wake.signal() }
         }
+    }
+
+    /// Ends a writer whose thread is not running: waiting senders are refused.
+    private func stopWithoutThread() {
+        let refused = state.withLock { state -> [Waiter] in
+            guard !state.started else { return [] }
+            state.stopping = true
+            state.stopped = true
+            defer { state.waiting.removeAll() }
+            return state.waiting
+        }
+        for waiter in refused { waiter.admit(stoppedError) }
     }
 
     /// The writer thread's loop.
@@ -188,14 +210,13 @@ public final class PartitionWriter: Sendable {
             if !admitted.isEmpty { wake.signal() }
             if !batch.isEmpty { perform("append") { try partition.append(batch) } }
             perform("sync") { try partition.syncIfDue() }
+            // Stopping refuses new senders, so with nothing taken this turn nothing is left.
             if stopping, batch.isEmpty, admitted.isEmpty {
                 perform("sync") { try partition.sync() }
-                let (whenStopped, refused) = state.withLock { state in
+                let whenStopped = state.withLock { state in
                     state.stopped = true
-                    defer { state.waiting.removeAll() }
-                    return (state.whenStopped, state.waiting)
+                    return state.whenStopped
                 }
-                for waiter in refused { waiter.admit(stoppedError) }
                 for continuation in whenStopped { continuation.resume() }
                 return
             }

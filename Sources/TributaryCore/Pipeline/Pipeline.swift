@@ -148,8 +148,18 @@ struct WritersService: Service {
     let writers: [PartitionWriter]
 
     func run() async throws {
-        for writer in writers { try writer.start() }
+        do {
+            for writer in writers { try writer.start() }
+        } catch {
+            // The daemon cannot run without all its writers: end the ones started, refuse the rest.
+            await stop()
+            throw error
+        }
         try? await gracefulShutdown()
+        await stop()
+    }
+
+    private func stop() async {
         await withTaskGroup(of: Void.self) { group in
             for writer in writers { group.addTask { await writer.stop() } }
         }

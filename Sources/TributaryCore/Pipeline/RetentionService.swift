@@ -30,6 +30,8 @@ struct RetentionService: Service {
                 try? await Task.sleep(for: interval)
             }
         }
+        // A pass cut short by the stop still runs on the worker's thread: let it end before the log closes.
+        _ = try? await worker.perform {}
         try? await gracefulShutdown()
     }
 

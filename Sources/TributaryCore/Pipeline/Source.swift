@@ -12,8 +12,12 @@ public protocol Source: Sendable {
     var name: String { get }
 
     /// Reads until the task is cancelled (the daemon stopping), handing
-    /// readings to `output`. Blocking reads belong on a thread of the
-    /// source's own, never on the cooperative pool. Returning or throwing
-    /// ends this source only; the error is logged and the daemon goes on.
+    /// readings to `output`: `send` from the task, `handOver` from a thread
+    /// of the source's own or a client library's callback thread. Blocking
+    /// reads belong on such a thread, never on the cooperative pool; the
+    /// thread is started here and ended before `run` returns. Health goes to
+    /// `output.reportError`, `reportRecovered` and `reportReconnect`.
+    /// Returning or throwing ends this source only: it shows as stopped (with
+    /// the error) in the status, the error is logged, and the daemon goes on.
     func run(output: SourceOutput) async throws
 }

@@ -61,12 +61,16 @@ public final class SourceOutput: Sendable {
     }
 
     /// Routes `readings` into the source's topic, suspending while the
-    /// partition writers' queues are full (backpressure).
+    /// partition writers' queues are full (backpressure). Readings of a topic
+    /// with several partitions go in one group per partition; when it throws,
+    /// the groups before the failing one are stored and the rest are counted
+    /// as refused.
     /// - Throws: `PipelineError.writerStopped` when the daemon is stopping,
     ///   `CancellationError` when the task is cancelled while it waits.
     public func send(_ readings: [Reading]) async throws {
-        for (writer, group) in try router.route(readings, to: topic) {
-            do { try await writer.send(group) } catch { throw refused(group, error) }
+        let groups = try router.route(readings, to: topic)
+        for (index, (writer, group)) in groups.enumerated() {
+            do { try await writer.send(group) } catch { throw refused(groups[index...], error) }
             accepted(group)
         }
     }
@@ -76,15 +80,18 @@ public final class SourceOutput: Sendable {
     /// library's own thread, never from a task.
     /// - Throws: `PipelineError.writerStopped` when the daemon is stopping.
     public func handOver(_ readings: [Reading]) throws {
-        for (writer, group) in try router.route(readings, to: topic) {
-            do { try writer.handOver(group) } catch { throw refused(group, error) }
+        let groups = try router.route(readings, to: topic)
+        for (index, (writer, group)) in groups.enumerated() {
+            do { try writer.handOver(group) } catch { throw refused(groups[index...], error) }
             accepted(group)
         }
     }
 
-    /// Counts `group` as refused and returns `error`, to be thrown.
-    private func refused(_ group: [Reading], _ error: any Error) -> any Error {
-        counters.withLock { $0.refused += Int64(group.count) }
+    /// Counts the readings of `groups` (the one refused and those after it,
+    /// never tried) as refused and returns `error`, to be thrown.
+    private func refused(_ groups: ArraySlice<(PartitionWriter, [Reading])>, _ error: any Error) -> any Error {
+        let count = groups.reduce(0) { $0 + $1.1.count }
+        counters.withLock { $0.refused += Int64(count) }
         return error
     }
 
