@@ -40,10 +40,11 @@ enum DrainBenchmark {
         try partition.sync()
         let sink = DelayedSink(name: "upstream", window: window, delayMilliseconds: roundTripMilliseconds)
         let limits = BatchLimits()
+        let quiet = Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
         let forwarder = try Forwarder(sink: sink, deviceID: "bench", partitions: [partition], limits: limits,
-                                      logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() })
+                                      logger: quiet)
         let stopwatch = Stopwatch()
-        let group = ServiceGroup(services: [forwarder], logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() })
+        let group = ServiceGroup(services: [forwarder], logger: quiet)
         var seconds = 0.0
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
