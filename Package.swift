@@ -54,6 +54,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // libmosquitto (MQTT 3.1.1 and 5 client), from Debian's libmosquitto-dev.
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
+        // The MQTT sink (and source), through libmosquitto.
+        .target(
+            name: "TributaryMQTT",
+            dependencies: ["TributaryCore", "CMosquitto"]
+        ),
         // libsystemd (sd_notify, watchdog, journal), from Debian's libsystemd-dev.
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // Running under systemd: readiness, status and watchdog notifications, journal logging.
@@ -72,6 +79,7 @@ let package = Package(
                 "TributaryCore",
                 "TributarySystemd",
                 "TributaryMetrics",
+                "TributaryMQTT",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -107,6 +115,15 @@ let package = Package(
             name: "TributaryMetricsTests",
             dependencies: [
                 "TributaryMetrics",
+                "TributaryTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The MQTT sink and source against a real mosquitto broker the tests start.
+        .testTarget(
+            name: "TributaryMQTTTests",
+            dependencies: [
+                "TributaryMQTT",
                 "TributaryTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -8,6 +8,9 @@ packages=(
   pkg-config   # SwiftPM finds the system-library targets' flags (libsystemd, ...) through it
   libsystemd-dev  # CSystemd: sd_notify, the watchdog and journal logging
   systemd      # systemd-analyze: the tests verify systemd/tributary.service
+  libmosquitto-dev   # CMosquitto: the MQTT source and sink
+  mosquitto          # the tests' real MQTT broker, started on a free 127.0.0.1 port
+  mosquitto-clients  # mosquitto_sub / mosquitto_pub: independent clients in the tests
 )
 as_root=()
 [ "$(id -u)" -eq 0 ] || as_root=(sudo)

@@ -1,8 +1,10 @@
 import TributaryCore
+import TributaryMQTT
 
 extension PluginRegistry {
     /// Every kind of source and sink this executable can run, by `type`.
     /// A new kind is one line here: `.adding(source: ItsSettings.self)` or
     /// `.adding(sink: ItsSettings.self)`.
     static let tributary = PluginRegistry.builtIn
+        .adding(sink: MQTTSinkSettings.self)
 }

@@ -59,12 +59,7 @@ public final class TributaryProcess {
 
     /// Waits until `condition` holds, polling; false after `seconds`.
     public func wait(seconds: Double = 20, until condition: (TributaryProcess) -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition(self) { return true }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-        return condition(self)
+        waitUntil(seconds: seconds) { condition(self) }
     }
 
     public struct Outcome {
@@ -76,7 +71,7 @@ public final class TributaryProcess {
 }
 
 /// A fresh directory for one test, removed when the test is done with it.
-public final class Scratch {
+public final class Scratch: Sendable {
     public let url: URL
 
     public init() throws {

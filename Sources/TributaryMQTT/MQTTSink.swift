@@ -1,0 +1,181 @@
+import CMosquitto
+import Synchronization
+import TributaryCore
+
+/// A `type = "mqtt"` sink: publishes every reading of its topics to a
+/// central MQTT broker, one JSON message per reading, at QoS 1 unless told
+/// otherwise (MQTT v5, through libmosquitto).
+///
+/// A delivery is acknowledged once the broker acknowledged every one of its
+/// messages (PUBACK at QoS 1, PUBCOMP at QoS 2, sent at QoS 0); a refusal
+/// (an MQTT v5 reason code of 0x80 or more) fails it. While the broker is
+/// unreachable `send` fails at once, so the backlog stays in the log, not in
+/// the client's memory; when the connection drops, every delivery in flight
+/// fails and goes out again after the reconnect. Every message carries its
+/// identity (device, topic, partition, offset) in the JSON body and as user
+/// properties, so the central side can drop repeats.
+public final class MQTTSink: Sink, Sendable {
+    public let name: String
+    /// Deliveries in flight: enough to keep `max_inflight` messages going while the next is read.
+    public let window = 4
+    private let settings: MQTTSinkSettings
+    private let deviceID: String
+    private let logger: Logger
+    private let client: MosquittoClient
+    private let state = Mutex(State())
+
+    private struct State {
+        var connected = false
+        var lastError: String?
+        /// The delivery each message in flight belongs to.
+        var deliveries: [Int32: Delivery] = [:]
+        /// Per delivery in flight: its messages not acknowledged yet.
+        var remaining: [ObjectIdentifier: Int] = [:]
+        /// True while `send` is inside a publish call: an acknowledgement
+        /// may come back before the call has returned the message's id.
+        var publishing = false
+        /// Acknowledgements (reason codes by message id) that came back during the publish call.
+        var early: [Int32: Int32] = [:]
+    }
+
+    init(name: String, settings: MQTTSinkSettings, context: PluginContext) throws {
+        self.name = name
+        self.settings = settings
+        self.deviceID = context.deviceID
+        var logger = context.logger
+        logger[metadataKey: "sink"] = "\(name)"
+        self.logger = logger
+        let clientID = settings.clientID ?? "tributary-\(context.deviceID)-\(name)"
+        let options = MosquittoClient.Options(host: settings.broker.host, port: settings.broker.port,
+                                              clientID: clientID, username: settings.username,
+                                              password: settings.password?.value,
+                                              maxInflight: UInt32(settings.maxInflight))
+        // The handler needs the sink; the sink needs the client: bridge through a box filled below.
+        let handler = EventHandler()
+        self.client = try MosquittoClient(options: options) { event in handler.sink?.handle(event) }
+        handler.sink = self
+    }
+
+    /// Lets the client's callbacks reach the sink without the client owning it.
+    private final class EventHandler: @unchecked Sendable {
+        weak var sink: MQTTSink?  // set once in init, before the client starts; read on the loop thread
+    }
+
+    public func start() async throws {
+        try client.start()
+    }
+
+    public func send(_ delivery: Delivery) async throws {
+        let (connected, lastError) = state.withLock { ($0.connected, $0.lastError) }
+        guard connected else {
+            throw MQTTError.connection(broker: settings.broker.description, reason: lastError ?? "not connected yet")
+        }
+        let batch = delivery.batch
+        let key = ObjectIdentifier(delivery)
+        state.withLock { $0.remaining[key] = batch.readings.count }
+        var payload: [UInt8] = []
+        for stored in batch.readings {
+            payload.removeAll(keepingCapacity: true)
+            ReadingJSON.writeLine(stored, partition: batch.partition, to: &payload,
+                                  origin: (device: batch.deviceID, topic: batch.topic))
+            payload.removeLast()  // the newline
+            let topic = settings.topic(device: batch.deviceID, topic: batch.topic, partition: batch.partition,
+                                       sensor: stored.reading.sensor)
+            let identity = [("device", batch.deviceID), ("topic", batch.topic), ("partition", "\(batch.partition)"),
+                            ("offset", "\(stored.offset)")]
+            state.withLock { $0.publishing = true }
+            let mid: Int32
+            do {
+                mid = try client.publish(topic: topic, payload: payload, qos: Int32(settings.qos),
+                                         properties: identity)
+            } catch {
+                state.withLock { state in
+                    state.publishing = false
+                    state.early.removeAll()
+                    state.remaining[key] = nil
+                }
+                throw error
+            }
+            let early = state.withLock { state -> Int32? in
+                defer {
+                    state.publishing = false
+                    state.early.removeAll()
+                }
+                state.deliveries[mid] = delivery
+                return state.early[mid]
+            }
+            if let early { handle(.published(mid: mid, reasonCode: early)) }
+        }
+    }
+
+    public func stop() async {
+        client.stop()
+        // What is still in flight is released unacknowledged: it goes out again at the next start.
+        state.withLock { state in
+            state.deliveries.removeAll()
+            state.remaining.removeAll()
+        }
+    }
+
+    /// Runs on libmosquitto's loop thread.
+    private func handle(_ event: MosquittoClient.Event) {
+        switch event {
+        case let .connected(code, reason):
+            let wasDown = state.withLock { state -> Bool in
+                defer {
+                    state.connected = code == 0
+                    state.lastError = code == 0 ? nil : reason
+                }
+                return !state.connected
+            }
+            if code == 0, wasDown {
+                logger.notice("connected to the MQTT broker", metadata: ["broker": "\(settings.broker)"])
+            } else if code != 0 {
+                logger.warning("the MQTT broker refused the connection", metadata: [
+                    "broker": "\(settings.broker)", "reason": "\(reason)",
+                ])
+            }
+        case let .disconnected(code, reason):
+            let failed = state.withLock { state -> [Delivery] in
+                state.connected = false
+                state.lastError = reason
+                defer {
+                    state.deliveries.removeAll()
+                    state.remaining.removeAll()
+                }
+                var seen = Set<ObjectIdentifier>()
+                return state.deliveries.values.filter { seen.insert(ObjectIdentifier($0)).inserted }
+            }
+            let error = MQTTError.connection(broker: settings.broker.description, reason: reason)
+            for delivery in failed { delivery.fail(error) }
+            if code != 0 {
+                logger.warning("lost the connection to the MQTT broker; reconnecting", metadata: [
+                    "broker": "\(settings.broker)", "reason": "\(reason)",
+                ])
+            }
+        case let .published(mid, reasonCode):
+            let outcome = state.withLock { state -> (Delivery, done: Bool)? in
+                guard let delivery = state.deliveries.removeValue(forKey: mid) else {
+                    // Ours, before `publish` returned its id; or a message dropped at a disconnect.
+                    if state.publishing { state.early[mid] = reasonCode }
+                    return nil
+                }
+                let key = ObjectIdentifier(delivery)
+                guard let left = state.remaining[key] else { return nil }
+                if reasonCode >= 0x80 {
+                    state.remaining[key] = nil
+                    return (delivery, false)
+                }
+                state.remaining[key] = left > 1 ? left - 1 : nil
+                return left == 1 ? (delivery, true) : nil
+            }
+            guard let (delivery, done) = outcome else { return }
+            if done {
+                delivery.acknowledge()
+            } else {
+                delivery.fail(MQTTError.refused(topic: delivery.batch.topic,
+                                                reason: String(cString: mosquitto_reason_string(reasonCode))))
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import ServiceLifecycle
+import Testing
+import TributaryCore
+import TributaryTestSupport
+@testable import TributaryMQTT
+
+/// The MQTT sink against Debian's mosquitto, checked by mosquitto_sub.
+@Suite(.serialized)
+struct MQTTSinkTests {
+    private static let logger = Logger(label: "test")
+
+    /// A log in `scratch` with `readings` readings of 5 sensors spread over 2 partitions.
+    private static func log(_ scratch: Scratch, readings: Int) throws -> (Log, [Partition]) {
+        var configuration = LogConfiguration(directory: scratch.path("log"))
+        configuration.flush = .everyBatch
+        let log = try Log.open(configuration)
+        let partitions = try log.topic("readings", creatingWith: 2)
+        for first in stride(from: 0, to: readings, by: 50) {
+            for (index, partition) in partitions.enumerated() {
+                try partition.append((first..<min(first + 50, readings)).filter { $0 % 2 == index }.map {
+                    Reading(sensor: "s\($0 % 5 * 2 + index)", timestamp: 1_767_225_600_000 + Int64($0),
+                            value: .int(Int64($0)))
+                })
+            }
+        }
+        return (log, partitions)
+    }
+
+    private static func sink(_ broker: MosquittoBroker, qos: Int = 1) throws -> MQTTSink {
+        var settings = MQTTSinkSettings(broker: MQTTBroker(host: "127.0.0.1", port: broker.port))
+        settings.qos = qos
+        return try MQTTSink(name: "central", settings: settings,
+                            context: PluginContext(deviceID: "box-1", logger: logger))
+    }
+
+    /// Runs `forwarder` until `done` holds (at most 60 s), then stops it gracefully.
+    private static func forward(_ forwarder: Forwarder, until done: @escaping () -> Bool) async throws {
+        let group = ServiceGroup(services: [forwarder], logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            for _ in 0..<6000 {
+                if done() { break }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+    }
+
+    private struct Received: Decodable {
+        var device: String
+        var topic: String
+        var partition: Int
+        var offset: Int64
+        var sensor: String
+    }
+
+    @Test func everyLoggedReadingReachesTheBrokerWithItsIdentityInOrderPerSensor() async throws {
+        let scratch = try Scratch()
+        let broker = try MosquittoBroker(scratch: scratch)
+        let subscriber = try MosquittoSubscriber(broker: broker, filter: "devices/#", scratch: scratch)
+        let (log, partitions) = try Self.log(scratch, readings: 3000)
+        let forwarder = try Forwarder(sink: try Self.sink(broker), deviceID: "box-1", partitions: partitions,
+                                      limits: BatchLimits(readings: 400), logger: Self.logger)
+        try await Self.forward(forwarder) {
+            forwarder.status.partitions.allSatisfy { $0.acknowledgedOffset == 1500 }
+        }
+        #expect(partitions.map { $0.committedOffset(for: "central") } == [1500, 1500],
+                "committed after PUBACKs: \(forwarder.status)")
+        // Everything acknowledged by the broker was delivered to the subscriber too.
+        _ = try await offPool { waitUntil(seconds: 10) { subscriber.messages.count >= 3000 } }
+        let messages = subscriber.messages
+        let received = try messages.map { try JSONDecoder().decode(Received.self, from: Data($0.payload.utf8)) }
+        #expect(Set(received.map { "\($0.partition)@\($0.offset)" }).count == 3000, "every reading, once")
+        #expect(received.allSatisfy { $0.device == "box-1" && $0.topic == "readings" })
+        #expect(zip(messages, received).allSatisfy { $0.topic == "devices/box-1/readings/\($1.sensor)" })
+        let bySensor = Dictionary(grouping: received, by: \.sensor)
+        #expect(bySensor.count == 10)
+        #expect(bySensor.values.allSatisfy { $0.map(\.offset) == $0.map(\.offset).sorted() }, "order per sensor")
+        try log.close()
+    }
+
+    @Test func aBrokerStoppedMidDrainLosesNothingOnceItIsBack() async throws {
+        let scratch = try Scratch()
+        let broker = try MosquittoBroker(scratch: scratch)
+        let (log, partitions) = try Self.log(scratch, readings: 20_000)
+        let sink = try Self.sink(broker)
+        let forwarder = try Forwarder(sink: sink, deviceID: "box-1", partitions: partitions,
+                                      limits: BatchLimits(readings: 500), logger: Self.logger)
+        let group = ServiceGroup(services: [forwarder], logger: Self.logger)
+        var acknowledgedAtKill: [Int64] = []
+        var restarted: MosquittoSubscriber?
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await eventually { forwarder.status.forwarded > 2000 }
+            try await offPool { broker.stop() }
+            // Once the sink has reported the lost connection, every acknowledgement the first
+            // broker sent has been counted: what is not acknowledged now must reach the second.
+            try await eventually { !forwarder.status.linkUp }
+            acknowledgedAtKill = forwarder.status.partitions.map(\.acknowledgedOffset)
+            // The same broker again, with a subscriber before the sink reconnects (1 s later at the earliest).
+            try await offPool { try broker.start() }
+            restarted = try await offPool { try MosquittoSubscriber(broker: broker, filter: "devices/#", scratch: scratch) }
+            try await eventually { forwarder.status.partitions.allSatisfy { $0.acknowledgedOffset == 10_000 } }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        let subscriber = try #require(restarted)
+        #expect(acknowledgedAtKill.allSatisfy { $0 < 10_000 }, "killed mid-drain: \(acknowledgedAtKill)")
+        #expect(partitions.map { $0.committedOffset(for: "central") } == [10_000, 10_000])
+        // What the first broker had not acknowledged was all sent again to the second.
+        let expected = acknowledgedAtKill.reduce(0) { $0 + Int(10_000 - $1) }
+        _ = try await offPool { waitUntil(seconds: 10) { subscriber.messages.count >= expected } }
+        let received = try subscriber.messages.map { try JSONDecoder().decode(Received.self, from: Data($0.payload.utf8)) }
+        for partition in 0..<2 {
+            let offsets = Set(received.filter { $0.partition == partition }.map(\.offset))
+            let missing = (acknowledgedAtKill[partition]..<10_000).filter { !offsets.contains($0) }
+            #expect(missing.isEmpty, "partition \(partition): \(missing.count) readings after \(acknowledgedAtKill[partition]) missing")
+        }
+        try log.close()
+    }
+}
+
+/// Waits (at most 60 s) until `condition` holds.
+private func eventually(_ condition: () -> Bool) async throws {
+    for _ in 0..<6000 {
+        if condition() { return }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}

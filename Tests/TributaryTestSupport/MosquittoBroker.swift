@@ -1,0 +1,126 @@
+import Foundation
+
+/// Debian's `mosquitto` broker on a free 127.0.0.1 port, with a config the
+/// test writes, started by the test and stopped with it: a real peer, not a mock.
+public final class MosquittoBroker: @unchecked Sendable {
+    public let port: Int
+    private let scratch: Scratch
+    private let configPath: String
+    private let logPath: String
+    private var process: Process?
+
+    /// Writes the broker's config (anonymous clients, no persistence) and starts it.
+    public init(scratch: Scratch) throws {
+        self.scratch = scratch
+        self.port = try FreePort.find()
+        self.configPath = scratch.path("mosquitto-\(port).conf")
+        self.logPath = scratch.path("mosquitto-\(port).log")
+        let config = """
+            listener \(port) 127.0.0.1
+            allow_anonymous true
+            persistence false
+            user root
+            max_queued_messages 100000
+            """
+        try Data(config.utf8).write(to: URL(fileURLWithPath: configPath))
+        try start()
+    }
+
+    deinit { stop() }
+
+    /// What the broker logged.
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Starts the broker (again, on the same port) and waits until it accepts connections.
+    public func start() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/mosquitto")
+        process.arguments = ["-c", configPath]
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        try ProcessEnvironment.reading { try process.run() }
+        self.process = process
+        if waitUntil(seconds: 5, { isListening }) { return }
+        throw SocketFailure(call: "connect to mosquitto on \(port)", errno: ECONNREFUSED)
+    }
+
+    private var isListening: Bool {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+    }
+
+    /// Kills the broker (SIGKILL, as a crash or a power cut would: a test
+    /// process may hand SIGTERM down blocked) and waits (at most 10 s)
+    /// until its port is free.
+    public func stop() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        // Not waitUntilExit (it spins a run loop a test's thread may not have), nor
+        // isRunning (the reaping may lag): what a restart needs is the port.
+        waitUntil(seconds: 10) { !isListening }
+        self.process = nil
+    }
+}
+
+/// `mosquitto_sub` subscribed to `filter` on the broker, collecting what arrives.
+public final class MosquittoSubscriber: @unchecked Sendable {
+    private let process = Process()
+    private let outputPath: String
+
+    /// Starts the subscriber and waits until the broker acknowledged the subscription.
+    public init(broker: MosquittoBroker, filter: String, scratch: Scratch) throws {
+        outputPath = scratch.path("sub-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        // stdbuf: line by line into the file (stdio would hold it back in a buffer).
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/stdbuf")
+        // -d prints the SUBACK; -v prints each message as "topic payload".
+        process.arguments = ["-oL", "/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", filter, "-q", "1", "-V", "mqttv5",
+                             "-v", "-d"]
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        process.standardError = process.standardOutput
+        try ProcessEnvironment.reading { try process.run() }
+        guard waitUntil(seconds: 10, { output.contains("received SUBACK") }) else {
+            throw SocketFailure(call: "subscribe with mosquitto_sub: \(output)", errno: 0)
+        }
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+
+    private var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
+
+    /// The messages received so far, as (topic, payload), in order.
+    public var messages: [(topic: String, payload: String)] {
+        output.split(separator: "\n").compactMap { line in
+            // -d's own lines: "Client ... received PUBLISH ...", "Subscribed (mid: 1): 1".
+            guard !line.hasPrefix("Client "), !line.hasPrefix("Subscribed "), let space = line.firstIndex(of: " ")
+            else { return nil }
+            return (String(line[..<space]), String(line[line.index(after: space)...]))
+        }
+    }
+}
+
+/// Polls `condition` every 10 ms, blocking the calling thread, until it holds
+/// (true) or `seconds` have passed (false).
+@discardableResult
+public func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while !condition() {
+        guard Date() < deadline else { return false }
+        Thread.sleep(forTimeInterval: 0.01)
+    }
+    return true
+}
