@@ -75,6 +75,10 @@ struct MQTTSinkTests {
         #expect(Set(received.map { "\($0.partition)@\($0.offset)" }).count == 3000, "every reading, once")
         #expect(received.allSatisfy { $0.device == "box-1" && $0.topic == "readings" })
         #expect(zip(messages, received).allSatisfy { $0.topic == "devices/box-1/readings/\($1.sensor)" })
+        #expect(zip(messages, received).allSatisfy { message, reading in
+            message.properties == ["device": "box-1", "topic": "readings", "partition": "\(reading.partition)",
+                                   "offset": "\(reading.offset)"]
+        }, "the identity as user properties: \(messages.first.map { "\($0.properties)" } ?? "none")")
         let bySensor = Dictionary(grouping: received, by: \.sensor)
         #expect(bySensor.count == 10)
         #expect(bySensor.values.allSatisfy { $0.map(\.offset) == $0.map(\.offset).sorted() }, "order per sensor")

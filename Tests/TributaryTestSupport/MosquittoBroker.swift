@@ -87,9 +87,9 @@ public final class MosquittoSubscriber: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         // stdbuf: line by line into the file (stdio would hold it back in a buffer).
         process.executableURL = URL(fileURLWithPath: "/usr/bin/stdbuf")
-        // -d prints the SUBACK; -v prints each message as "topic payload".
-        process.arguments = ["-oL", "/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", filter, "-q", "1", "-V", "mqttv5",
-                             "-v", "-d"]
+        // -d prints the SUBACK; -F each message as "topic TAB user properties TAB payload".
+        process.arguments = ["-oL", "/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", filter,
+                             "-q", "1", "-V", "mqttv5", "-F", "%t\\t%P\\t%p", "-d"]
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         process.standardError = process.standardOutput
         try ProcessEnvironment.reading { try process.run() }
@@ -102,13 +102,18 @@ public final class MosquittoSubscriber: @unchecked Sendable {
 
     private var output: String { (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? "" }
 
-    /// The messages received so far, as (topic, payload), in order.
-    public var messages: [(topic: String, payload: String)] {
+    /// The messages received so far, in order, with their MQTT v5 user properties.
+    public var messages: [(topic: String, properties: [String: String], payload: String)] {
         output.split(separator: "\n").compactMap { line in
-            // -d's own lines: "Client ... received PUBLISH ...", "Subscribed (mid: 1): 1".
-            guard !line.hasPrefix("Client "), !line.hasPrefix("Subscribed "), let space = line.firstIndex(of: " ")
-            else { return nil }
-            return (String(line[..<space]), String(line[line.index(after: space)...]))
+            // -d's own lines ("Client ... received PUBLISH", "Subscribed (mid: 1): 1") have no tabs.
+            let fields = line.split(separator: "\t", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3 else { return nil }
+            var properties: [String: String] = [:]
+            for pair in fields[1].split(separator: " ") {
+                guard let colon = pair.firstIndex(of: ":") else { continue }
+                properties[String(pair[..<colon])] = String(pair[pair.index(after: colon)...])
+            }
+            return (String(fields[0]), properties, String(fields[2]))
         }
     }
 }

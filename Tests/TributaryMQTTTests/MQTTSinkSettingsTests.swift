@@ -1,0 +1,59 @@
+import Testing
+import TributaryCore
+@testable import TributaryMQTT
+
+@Suite("MQTT sink settings")
+struct MQTTSinkSettingsTests {
+    private static let plugins = PluginRegistry.builtIn.adding(sink: MQTTSinkSettings.self)
+
+    private static func parse(_ sink: String) throws(ConfigurationErrors) -> TributaryConfiguration {
+        try TributaryConfiguration.parse("""
+            [device]
+            id = "box-1"
+            [topics.readings]
+            [[sinks]]
+            type = "mqtt"
+            topics = ["readings"]
+            \(sink)
+            """, file: "t.toml", plugins: plugins)
+    }
+
+    @Test("broker URLs", arguments: [
+        ("mqtt://central.example.com", "central.example.com", 1883),
+        ("mqtt://10.0.0.7:8883", "10.0.0.7", 8883),
+        ("mqtt://[::1]:1884/", "::1", 1884),
+    ])
+    func brokerURLs(_ url: String, _ host: String, _ port: Int) {
+        #expect(MQTTBroker(url: url) == MQTTBroker(host: host, port: port))
+    }
+
+    @Test("not broker URLs", arguments: ["central:1883", "mqtt://", "mqtt://host:0", "mqtt://host:x", "http://host"])
+    func notBrokerURLs(_ url: String) {
+        #expect(MQTTBroker(url: url) == nil)
+    }
+
+    @Test("the keys, their defaults, and the topic each reading goes to")
+    func keys() throws {
+        let sink = try #require(try Self.parse("url = \"mqtt://central:1884\"\nqos = 2").sinks.first)
+        let settings = try #require(sink.settings as? MQTTSinkSettings)
+        #expect(settings.broker == MQTTBroker(host: "central", port: 1884) && settings.qos == 2)
+        #expect(settings.maxInflight == 100 && settings.clientID == nil)
+        #expect(settings.topic(device: "box-1", topic: "readings", partition: 1, sensor: "boiler/+temp#")
+            == "devices/box-1/readings/boiler/_temp_", "wildcards in a sensor id cannot be published")
+    }
+
+    @Test("mistakes name the file, line and key", arguments: [
+        ("", 4, "sinks[0].url", "missing required key; expected a broker URL"),
+        ("url = \"tcp://central\"", 7, "sinks[0].url", "expected a broker URL like"),
+        ("url = \"mqtts://central\"", 7, "sinks[0].url", "TLS (mqtts://) is not supported yet"),
+        ("url = \"mqtt://central\"\nqos = 3", 8, "sinks[0].qos", "expected 0, 1 or 2"),
+        ("url = \"mqtt://central\"\ntopic_template = \"a/#\"", 8, "sinks[0].topic_template", "expected a topic without"),
+    ])
+    func mistakes(_ keys: String, _ line: Int, _ key: String, _ message: String) throws {
+        let errors = try #require(throws: ConfigurationErrors.self) { try Self.parse(keys) }
+        let error = try #require(errors.errors.first)
+        #expect(errors.errors.count == 1, "\(errors)")
+        #expect(error.line == line && error.key == key, "\(error)")
+        #expect(error.message.hasPrefix(message), "\(error.message)")
+    }
+}
