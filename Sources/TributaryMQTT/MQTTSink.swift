@@ -136,7 +136,9 @@ public final class MQTTSink: Sink, Sendable {
                 ])
             }
         case let .disconnected(code, reason):
-            let failed = state.withLock { state -> [Delivery] in
+            let (failed, news) = state.withLock { state -> ([Delivery], Bool) in
+                // Logged when the link goes down or the reason changes, not at every retry.
+                let news = state.connected || state.lastError != reason
                 state.connected = false
                 state.lastError = reason
                 defer {
@@ -144,11 +146,11 @@ public final class MQTTSink: Sink, Sendable {
                     state.remaining.removeAll()
                 }
                 var seen = Set<ObjectIdentifier>()
-                return state.deliveries.values.filter { seen.insert(ObjectIdentifier($0)).inserted }
+                return (state.deliveries.values.filter { seen.insert(ObjectIdentifier($0)).inserted }, news)
             }
             let error = MQTTError.connection(broker: settings.broker.description, reason: reason)
             for delivery in failed { delivery.fail(error) }
-            if code != 0 {
+            if code != 0, news {
                 logger.warning("lost the connection to the MQTT broker; reconnecting", metadata: [
                     "broker": "\(settings.broker)", "reason": "\(reason)",
                 ])

@@ -1,4 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CMosquitto
+import Dispatch
+import Synchronization
 
 /// One libmosquitto client (`struct mosquitto *`): created in `init`,
 /// destroyed in `deinit`, its network loop on libmosquitto's own thread
@@ -93,19 +98,40 @@ final class MosquittoClient: @unchecked Sendable {
         guard code == MOSQ_ERR_SUCCESS.rawValue else { throw MQTTError.client(operation: operation, code: code) }
     }
 
-    /// Starts connecting (without waiting for the broker) and the loop thread,
-    /// which reconnects by itself whenever the connection drops.
+    /// Starts the loop thread and connecting, without waiting for the broker.
+    /// Once connected, the loop reconnects by itself whenever the connection
+    /// drops; a broker that cannot be reached at the first attempt is tried
+    /// again here (1 s doubling to 30 s), since the loop only reconnects a
+    /// connection it once had.
     func start() throws(MQTTError) {
-        // A broker that is down now is not an error: the loop keeps trying.
-        let code = mosquitto_connect_async(handle, options.host, Int32(options.port), options.keepAliveSeconds)
-        if code != MOSQ_ERR_SUCCESS.rawValue, code != MOSQ_ERR_ERRNO.rawValue {
-            throw MQTTError.client(operation: "connect to \(options.host):\(options.port)", code: code)
-        }
         try check("loop start", mosquitto_loop_start(handle))
+        connect(retryDelay: 1)
+    }
+
+    /// Until `stop`: whether the client is stopped, so no retry is scheduled after it.
+    private let stopped = Mutex(false)
+
+    private func connect(retryDelay: Double) {
+        // Under the lock, so `stop` cannot slip in between (the connect does not block: it is non-blocking).
+        let failure = stopped.withLock { stopped -> (code: Int32, reason: String)? in
+            guard !stopped else { return nil }
+            let code = mosquitto_connect_async(handle, options.host, Int32(options.port), options.keepAliveSeconds)
+            guard code != MOSQ_ERR_SUCCESS.rawValue else { return nil }
+            let reason = code == MOSQ_ERR_ERRNO.rawValue
+                ? String(cString: strerror(errno)) : String(cString: mosquitto_strerror(code))
+            return (code, reason)
+        }
+        guard let (code, reason) = failure else { return }
+        callbacks.events(.disconnected(code: code, reason: reason))
+        // A timer, not the cooperative pool: connecting blocks for as long as the TCP handshake takes.
+        DispatchQueue.global().asyncAfter(deadline: .now() + retryDelay) { [self] in
+            connect(retryDelay: min(retryDelay * 2, 30))
+        }
     }
 
     /// Disconnects and joins the loop thread. Messages still queued are dropped.
     func stop() {
+        stopped.withLock { $0 = true }
         _ = mosquitto_disconnect_v5(handle, 0, nil)
         _ = mosquitto_loop_stop(handle, false)
     }

@@ -85,6 +85,26 @@ struct MQTTSinkTests {
         try log.close()
     }
 
+    @Test func aBrokerDownWhenTheSinkStartsIsReachedOnceItIsUp() async throws {
+        let scratch = try Scratch()
+        let broker = try MosquittoBroker(scratch: scratch, start: false)
+        let (log, partitions) = try Self.log(scratch, readings: 200)
+        let forwarder = try Forwarder(sink: try Self.sink(broker), deviceID: "box-1", partitions: partitions,
+                                      logger: Self.logger)
+        let group = ServiceGroup(services: [forwarder], logger: Self.logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await eventually { forwarder.status.failures > 0 }
+            #expect(!forwarder.status.linkUp, "nothing to connect to yet")
+            try await offPool { try broker.start() }
+            try await eventually { forwarder.status.partitions.allSatisfy { $0.acknowledgedOffset == 100 } }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(partitions.map { $0.committedOffset(for: "central") } == [100, 100])
+        try log.close()
+    }
+
     @Test func aBrokerStoppedMidDrainLosesNothingOnceItIsBack() async throws {
         let scratch = try Scratch()
         let broker = try MosquittoBroker(scratch: scratch)

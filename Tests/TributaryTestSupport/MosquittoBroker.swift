@@ -9,8 +9,9 @@ public final class MosquittoBroker: @unchecked Sendable {
     private let logPath: String
     private var process: Process?
 
-    /// Writes the broker's config (anonymous clients, no persistence) and starts it.
-    public init(scratch: Scratch) throws {
+    /// Writes the broker's config (anonymous clients, no persistence) and
+    /// starts it, unless `start` is false (a broker that is down, for now).
+    public init(scratch: Scratch, start: Bool = true) throws {
         self.scratch = scratch
         self.port = try FreePort.find()
         self.configPath = scratch.path("mosquitto-\(port).conf")
@@ -23,7 +24,7 @@ public final class MosquittoBroker: @unchecked Sendable {
             max_queued_messages 100000
             """
         try Data(config.utf8).write(to: URL(fileURLWithPath: configPath))
-        try start()
+        if start { try self.start() }
     }
 
     deinit { stop() }
