@@ -1,4 +1,5 @@
 import CMosquitto
+import Dispatch
 import Synchronization
 import TributaryCore
 
@@ -109,7 +110,13 @@ public final class MQTTSink: Sink, Sendable {
     }
 
     public func stop() async {
-        client.stop()
+        // Joining libmosquitto's loop thread blocks: not on the cooperative pool.
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async { [client] in
+                client.stop()
+                done.resume()
+            }
+        }
         // What is still in flight is released unacknowledged: it goes out again at the next start.
         state.withLock { state in
             state.deliveries.removeAll()
