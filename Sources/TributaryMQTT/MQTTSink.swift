@@ -37,6 +37,25 @@ public final class MQTTSink: Sink, Sendable {
         var publishing = false
         /// Acknowledgements (reason codes by message id) that came back during the publish call.
         var early: [Int32: Int32] = [:]
+        var published: Int64 = 0
+        var acknowledged: Int64 = 0
+        var refused: Int64 = 0
+        var connects: Int64 = 0
+    }
+
+    public var statistics: [SinkStatistic] {
+        state.withLock { state in
+            [SinkStatistic(name: "messages_published_total", value: Double(state.published),
+                           help: "Messages handed to the MQTT client"),
+             SinkStatistic(name: "messages_acknowledged_total", value: Double(state.acknowledged),
+                           help: "Messages the MQTT broker acknowledged (PUBACK at QoS 1)"),
+             SinkStatistic(name: "messages_refused_total", value: Double(state.refused),
+                           help: "Messages the MQTT broker refused (MQTT v5 reason code 0x80 or more)"),
+             SinkStatistic(name: "reconnects_total", value: Double(max(0, state.connects - 1)),
+                           help: "Connections to the MQTT broker after the first"),
+             SinkStatistic(name: "connected", value: state.connected ? 1 : 0,
+                           help: "1 while connected to the MQTT broker")]
+        }
     }
 
     init(name: String, settings: MQTTSinkSettings, context: PluginContext) throws {
@@ -103,6 +122,7 @@ public final class MQTTSink: Sink, Sendable {
                     state.early.removeAll()
                 }
                 state.deliveries[mid] = delivery
+                state.published += 1
                 return state.early[mid]
             }
             if let early { handle(.published(mid: mid, reasonCode: early)) }
@@ -132,6 +152,7 @@ public final class MQTTSink: Sink, Sendable {
                 defer {
                     state.connected = code == 0
                     state.lastError = code == 0 ? nil : reason
+                    if code == 0 { state.connects += 1 }
                 }
                 return !state.connected
             }
@@ -169,6 +190,7 @@ public final class MQTTSink: Sink, Sendable {
                     if state.publishing { state.early[mid] = reasonCode }
                     return nil
                 }
+                if reasonCode >= 0x80 { state.refused += 1 } else { state.acknowledged += 1 }
                 let key = ObjectIdentifier(delivery)
                 guard let left = state.remaining[key] else { return nil }
                 if reasonCode >= 0x80 {

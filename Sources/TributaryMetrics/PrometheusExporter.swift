@@ -71,6 +71,14 @@ final class PrometheusExporter: Sendable {
                   "Durable readings the upstream has not acknowledged yet")
             gauge("tributary_sink_deliveries_in_flight", labels, Double(sink.inFlight),
                   "Deliveries sent to the upstream and not yet acknowledged or failed")
+            for statistic in sink.statistics {
+                let name = "tributary_sink_" + statistic.name
+                if statistic.isCounter {
+                    counter(name, labels, Int64(statistic.value), statistic.help)
+                } else {
+                    gauge(name, labels, statistic.value, statistic.help)
+                }
+            }
             for partition in sink.partitions {
                 gauge("tributary_sink_partition_lag_readings",
                       [("sink", sink.name), ("topic", partition.topic), ("partition", "\(partition.partition)")],

@@ -83,6 +83,13 @@ enum StatusTable {
              HumanText.grouped(sink.failures), HumanText.grouped(sink.lag), "\(sink.inFlight)",
              sink.lastUpload.map { "\(duration(Double(s.timestamp - $0) / 1000)) ago" } ?? "never"]
         })
+        // Each sink's own figures, one line a sink: "central: connected 1, messages_published_total 45".
+        for sink in s.sinks where !sink.statistics.isEmpty {
+            lines.append("\(sink.name): " + sink.statistics.map { statistic in
+                let whole = statistic.value.rounded() == statistic.value && abs(statistic.value) < 1e15
+                return "\(statistic.name) " + (whole ? HumanText.grouped(Int64(statistic.value)) : "\(statistic.value)")
+            }.joined(separator: ", "))
+        }
         return lines.joined(separator: "\n")
     }
 

@@ -68,6 +68,9 @@ struct MQTTSinkTests {
         }
         #expect(partitions.map { $0.committedOffset(for: "central") } == [1500, 1500],
                 "committed after PUBACKs: \(forwarder.status)")
+        let statistics = Dictionary(uniqueKeysWithValues: forwarder.status.statistics.map { ($0.name, $0.value) })
+        #expect(statistics["messages_published_total"] == 3000 && statistics["messages_acknowledged_total"] == 3000,
+                "\(statistics)")
         // Everything acknowledged by the broker was delivered to the subscriber too.
         _ = try await offPool { waitUntil(seconds: 10) { subscriber.messages.count >= 3000 } }
         let messages = subscriber.messages
@@ -133,6 +136,7 @@ struct MQTTSinkTests {
         let subscriber = try #require(restarted)
         #expect(acknowledgedAtKill.allSatisfy { $0 < 10_000 }, "killed mid-drain: \(acknowledgedAtKill)")
         #expect(partitions.map { $0.committedOffset(for: "central") } == [10_000, 10_000])
+        #expect(forwarder.status.statistics.first { $0.name == "reconnects_total" }?.value == 1)
         // What the first broker had not acknowledged was all sent again to the second.
         let expected = acknowledgedAtKill.reduce(0) { $0 + Int(10_000 - $1) }
         _ = try await offPool { waitUntil(seconds: 10) { subscriber.messages.count >= expected } }

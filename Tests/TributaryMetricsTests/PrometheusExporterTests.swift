@@ -17,7 +17,9 @@ struct PrometheusExporterTests {
                                lastUpload: 1_767_225_599_000, inFlight: 5,
                                partitions: [SinkPartitionStatus(topic: "readings", partition: 0,
                                                                 acknowledgedOffset: forwarded,
-                                                                committedOffset: forwarded, lag: lag)])],
+                                                                committedOffset: forwarded, lag: lag)],
+                               statistics: [SinkStatistic(name: "reconnects_total", value: 2, help: "Reconnections"),
+                                            SinkStatistic(name: "connected", value: 1, help: "Connected")])],
             disk: DiskStatus(usedBytes: 4096, budgetBytes: 1 << 20))
     }
 
@@ -41,6 +43,8 @@ struct PrometheusExporterTests {
         #expect(Self.value(text, #"tributary_log_segments_deleted_total{topic="readings",partition="0"}"#) == "4")
         #expect(Self.value(text, #"tributary_sink_deliveries_in_flight{sink="up"}"#) == "5.0")
         #expect(Self.value(text, #"tributary_sink_readings_forwarded_total{sink="up"}"#) == "7")
+        #expect(Self.value(text, #"tributary_sink_reconnects_total{sink="up"}"#) == "2", "a sink's own counter")
+        #expect(Self.value(text, #"tributary_sink_connected{sink="up"}"#) == "1.0", "a sink's own gauge")
         #expect(Self.value(text, #"tributary_sink_lag_readings{sink="up"}"#) == "2.0")
         #expect(Self.value(text, #"tributary_sink_link_up{sink="up"}"#) == "0.0")
         #expect(Self.value(text, #"tributary_sink_last_upload_timestamp_seconds{sink="up"}"#) == "1767225599.0")

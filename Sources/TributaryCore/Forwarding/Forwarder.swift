@@ -293,6 +293,7 @@ public final class Forwarder: Service, Sendable {
     /// The sink's position, progress and link state now.
     public var status: SinkStatus {
         let views = partitions.map(\.view)
+        let statistics = sink.statistics
         return state.withLock { state in
             let rows = partitions.indices.map { index in
                 let acknowledged = state.window.acknowledgedOffset(index)
@@ -303,7 +304,8 @@ public final class Forwarder: Service, Sendable {
             }
             return SinkStatus(name: sink.name, forwarded: state.forwarded, failures: state.failures,
                               lag: rows.reduce(0) { $0 + $1.lag }, linkUp: state.linkUp,
-                              lastUpload: state.lastUpload, inFlight: state.window.outstanding, partitions: rows)
+                              lastUpload: state.lastUpload, inFlight: state.window.outstanding, partitions: rows,
+                              statistics: statistics)
         }
     }
 }

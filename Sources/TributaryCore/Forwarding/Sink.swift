@@ -37,12 +37,38 @@ public protocol Sink: Sendable {
     /// daemon's stop is bounded), reporting the outcomes, and releases the
     /// sink's machinery. Called once, after the forwarder stopped sending.
     func stop() async
+
+    /// The sink's own figures (messages published, reconnects, its client's
+    /// connection), shown in `/status` and exported as
+    /// `tributary_sink_<name>` with the sink's name as a label. Read often:
+    /// it must be quick and must not block.
+    var statistics: [SinkStatistic] { get }
 }
 
 extension Sink {
     public var window: Int { 1 }
     public func start() async throws {}
     public func stop() async {}
+    public var statistics: [SinkStatistic] { [] }
+}
+
+/// One figure of a sink's own, such as the messages its client published.
+public struct SinkStatistic: Sendable, Codable, Equatable {
+    /// Lower-case words joined by `_`, like `messages_published_total`; a
+    /// counter's name ends in `_total`.
+    public var name: String
+    public var value: Double
+    /// What it counts, for the metrics' HELP line.
+    public var help: String
+
+    public init(name: String, value: Double, help: String) {
+        self.name = name
+        self.value = value
+        self.help = help
+    }
+
+    /// A counter only goes up while the daemon runs.
+    public var isCounter: Bool { name.hasSuffix("_total") }
 }
 
 /// Readings of one partition, consecutive in offset order, for a sink.

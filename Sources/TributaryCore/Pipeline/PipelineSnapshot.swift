@@ -118,9 +118,11 @@ public struct SinkStatus: Sendable, Codable, Equatable {
     public var inFlight: Int
     /// Per forwarded partition: its committed offset and lag.
     public var partitions: [SinkPartitionStatus]
+    /// The sink's own figures (`Sink.statistics`).
+    public var statistics: [SinkStatistic]
 
     public init(name: String, forwarded: Int64, failures: Int64, lag: Int64, linkUp: Bool, lastUpload: Int64?,
-                inFlight: Int, partitions: [SinkPartitionStatus]) {
+                inFlight: Int, partitions: [SinkPartitionStatus], statistics: [SinkStatistic] = []) {
         self.name = name
         self.forwarded = forwarded
         self.failures = failures
@@ -129,6 +131,7 @@ public struct SinkStatus: Sendable, Codable, Equatable {
         self.lastUpload = lastUpload
         self.inFlight = inFlight
         self.partitions = partitions
+        self.statistics = statistics
     }
 }
 
