@@ -8,20 +8,10 @@ public enum LoopbackClient {
     /// - Throws: `SocketFailure` if the server keeps the connection open
     ///   without a byte for `timeoutSeconds`, so a test fails instead of hanging.
     public static func exchange(port: Int, request: String, timeoutSeconds: Int = 30) throws -> String {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = try connect(port: port)
         defer { close(descriptor) }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(port).bigEndian
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
-        guard connected else { throw SocketFailure(call: "connect", errno: errno) }
         let bytes = Array(request.utf8)
         if !bytes.isEmpty, send(descriptor, bytes, bytes.count, 0) != bytes.count {
             throw SocketFailure(call: "send", errno: errno)
@@ -39,6 +29,26 @@ public enum LoopbackClient {
             }
         }
         return String(decoding: response, as: UTF8.self)
+    }
+
+    /// A TCP connection to 127.0.0.1:`port`; the caller closes the descriptor.
+    public static func connect(port: Int) throws -> Int32 {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(port).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+        guard connected else {
+            let failure = SocketFailure(call: "connect", errno: errno)
+            close(descriptor)
+            throw failure
+        }
+        return descriptor
     }
 
     /// `GET path` with HTTP/1.0: the status code and the body.

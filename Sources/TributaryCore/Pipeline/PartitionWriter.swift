@@ -48,10 +48,21 @@ public final class PartitionWriter: Sendable {
 
         /// Queues `readings` if there is room and nobody is waiting before them.
         mutating func enqueue(_ readings: [Reading], capacity: Int) -> Bool {
-            // An empty queue takes any group, however large, so nothing waits forever.
-            guard waiting.isEmpty, queue.isEmpty || queue.count + readings.count <= capacity else { return false }
+            guard waiting.isEmpty, hasRoom(for: readings.count, capacity: capacity) else { return false }
             take(readings)
             return true
+        }
+
+        /// Whether `count` more readings fit. An empty queue takes any group,
+        /// however large, so nothing waits forever.
+        func hasRoom(for count: Int, capacity: Int) -> Bool {
+            queue.isEmpty || queue.count + count <= capacity
+        }
+
+        /// A new id for a sender that may have to wait.
+        mutating func waiterID() -> UInt64 {
+            defer { nextWaiter += 1 }
+            return nextWaiter
         }
 
         /// Adds to the queue; an empty queue adopts the array instead of copying it.
@@ -91,10 +102,7 @@ public final class PartitionWriter: Sendable {
     ///   readings are then not queued).
     public func send(_ readings: [Reading]) async throws {
         guard !readings.isEmpty else { return }
-        let id = state.withLock { state in
-            defer { state.nextWaiter += 1 }
-            return state.nextWaiter
-        }
+        let id = state.withLock { $0.waiterID() }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
                 queue(readings, id: id) { error in
@@ -115,10 +123,7 @@ public final class PartitionWriter: Sendable {
         guard !readings.isEmpty else { return }
         let admitted = DispatchSemaphore(value: 0)
         let outcome = Mutex<(any Error)?>(nil)
-        let id = state.withLock { state in
-            defer { state.nextWaiter += 1 }
-            return state.nextWaiter
-        }
+        let id = state.withLock { $0.waiterID() }
         queue(readings, id: id) { error in
             outcome.withLock { $0 = error }
             admitted.signal()
@@ -199,8 +204,7 @@ public final class PartitionWriter: Sendable {
                 let batch = state.queue
                 state.queue = []
                 var admitted: [Waiter] = []
-                while let first = state.waiting.first, state.queue.isEmpty || state.queue.count
-                    + first.readings.count <= capacity {
+                while let first = state.waiting.first, state.hasRoom(for: first.readings.count, capacity: capacity) {
                     state.take(first.readings)
                     admitted.append(state.waiting.removeFirst())
                 }
