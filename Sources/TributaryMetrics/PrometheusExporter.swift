@@ -29,6 +29,10 @@ final class PrometheusExporter: Sendable {
                     "Readings a source handed to the log")
             counter("tributary_source_readings_malformed_total", labels, source.malformed,
                     "Inputs a source could not turn into readings")
+            for (reason, count) in source.malformedByReason {
+                counter("tributary_source_malformed_by_reason_total", labels + [("reason", reason)], count,
+                        "Inputs a source could not turn into readings, by reason")
+            }
             counter("tributary_source_readings_refused_total", labels, source.refused,
                     "Readings the log did not take from a source (the daemon was stopping)")
             counter("tributary_source_reconnects_total", labels, source.reconnects,

@@ -88,6 +88,41 @@ struct SourceOutputTests {
         }
     }
 
+    @Test("a hand-over until written returns only once the writers have appended the readings, in every partition")
+    func handOverUntilWritten() async throws {
+        try await withTemporaryDirectory("source-output") { directory in
+            var configuration = LogConfiguration(directory: directory)
+            // Synced a minute later: what the hand-over waits for is the append alone.
+            configuration.flush = .interval(maxDelayMilliseconds: 60_000, maxBytes: 1 << 30)
+            let log = try Log.open(configuration)
+            let writers = try log.topic("readings", creatingWith: 2).map {
+                PartitionWriter(partition: $0, logger: Logger(label: "test"))
+            }
+            let output = SourceOutput(source: "mqtt-in", topic: "readings",
+                                      router: Router(writers: ["readings": writers]), logger: Logger(label: "test"))
+            let readings = (0..<40).map { Reading(sensor: "s\($0)", timestamp: 0, value: .int(Int64($0))) }
+            let handedOver = Atomic(false)
+            let callback = Thread {
+                try? output.handOver(readings, untilWritten: true)
+                handedOver.store(true, ordering: .releasing)
+            }
+            callback.start()
+            try await eventually { writers.reduce(0) { $0 + $1.backlog } == 40 }
+            let returnedWhenQueued = handedOver.load(ordering: .acquiring)
+            #expect(!returnedWhenQueued, "queued is not written: the hand-over waits")
+            try writers[0].start()
+            try await eventually { writers[0].partition.endOffset > 0 }
+            let returnedWhenHalfWritten = handedOver.load(ordering: .acquiring)
+            #expect(!returnedWhenHalfWritten, "one partition's readings are still queued")
+            try writers[1].start()
+            try await eventually { handedOver.load(ordering: .acquiring) }
+            #expect(writers.reduce(0) { $0 + $1.partition.endOffset } == 40)
+            #expect(writers.allSatisfy { $0.partition.durableOffset == 0 }, "written, not yet synced")
+            for writer in writers { await writer.stop() }
+            try log.close()
+        }
+    }
+
     @Test("health: the last reading, the current error and reconnects show in the status")
     func health() async throws {
         try await withTemporaryDirectory("source-output") { directory in

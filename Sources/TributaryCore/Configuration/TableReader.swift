@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Reads the keys of one TOML table, reporting every mistake to the
 /// diagnostics instead of stopping at the first, and remembering which keys
 /// were asked for so that `finish()` can call the rest unknown.
@@ -176,8 +180,22 @@ public final class TableReader {
         }
     }
 
-    /// Reports every key of this table that no accessor asked for.
-    func finish() {
+    /// The path in `key` (relative to the configuration's directory) of a
+    /// file that must be readable now, such as a CA certificate.
+    public func readableFile(_ key: String, expected: String) -> String? {
+        guard let path = string(key, expected: expected) else { return nil }
+        let resolved = diagnostics.resolve(path)
+        guard access(resolved, R_OK) == 0 else {
+            report(key, "cannot read \(expected) \"\(resolved)\": \(String(cString: strerror(errno)))")
+            return nil
+        }
+        return resolved
+    }
+
+    /// Reports every key of this table that no accessor asked for. The
+    /// daemon calls it for `[[sources]]` and `[[sinks]]` tables; a plug-in
+    /// calls it for the sub-tables it reads.
+    public func finish() {
         for key in entries.keys.sorted() where !known.contains(key) {
             var message = "unknown key"
             if let guess = known.min(by: { editDistance($0, key) < editDistance($1, key) }),

@@ -9,7 +9,8 @@ import TributaryLog
 /// Senders hand readings over with `send` (async) or `handOver` (blocking
 /// the calling thread, for C libraries' callback threads), which return once
 /// the readings are queued (not yet durable: a reading is acknowledged when
-/// the partition's `durableOffset` passes it). The queue holds at most
+/// the partition's `durableOffset` passes it; `handOver(_:whenWritten:)`
+/// also tells when the writer has appended them). The queue holds at most
 /// `capacity` readings; a sender that finds it full waits until the writer
 /// has taken what is queued (backpressure), in the order the senders
 /// arrived. A waiting `send` gives up when its task is cancelled. The writer
@@ -32,11 +33,14 @@ public final class PartitionWriter: Sendable {
     private struct Waiter {
         var id: UInt64
         var readings: [Reading]
+        var written: (@Sendable () -> Void)?
         var admit: @Sendable ((any Error)?) -> Void
     }
 
     private struct State {
         var queue: [Reading] = []
+        /// Called once the writer has appended what is in `queue`.
+        var whenWritten: [@Sendable () -> Void] = []
         /// Senders waiting for room, first come first served.
         var waiting: [Waiter] = []
         var nextWaiter: UInt64 = 0
@@ -47,9 +51,9 @@ public final class PartitionWriter: Sendable {
         var failureLog = LogRateLimit()
 
         /// Queues `readings` if there is room and nobody is waiting before them.
-        mutating func enqueue(_ readings: [Reading], capacity: Int) -> Bool {
+        mutating func enqueue(_ readings: [Reading], written: (@Sendable () -> Void)?, capacity: Int) -> Bool {
             guard waiting.isEmpty, hasRoom(for: readings.count, capacity: capacity) else { return false }
-            take(readings)
+            take(readings, written: written)
             return true
         }
 
@@ -66,8 +70,9 @@ public final class PartitionWriter: Sendable {
         }
 
         /// Adds to the queue; an empty queue adopts the array instead of copying it.
-        mutating func take(_ readings: [Reading]) {
+        mutating func take(_ readings: [Reading], written: (@Sendable () -> Void)?) {
             if queue.isEmpty { queue = readings } else { queue += readings }
+            if let written { whenWritten.append(written) }
         }
     }
 
@@ -105,7 +110,7 @@ public final class PartitionWriter: Sendable {
         let id = state.withLock { $0.waiterID() }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-                queue(readings, id: id) { error in
+                queue(readings, id: id, written: nil) { error in
                     if let error { continuation.resume(throwing: error) } else { continuation.resume() }
                 }
                 if Task.isCancelled { withdraw(id) }
@@ -117,14 +122,19 @@ public final class PartitionWriter: Sendable {
 
     /// Queues `readings`, blocking the calling thread while the queue is
     /// full: for a client library's own thread (never the cooperative pool),
-    /// so that backpressure holds the client back.
+    /// so that backpressure holds the client back. `whenWritten`, if given,
+    /// is called on the writer's thread once the readings are appended to
+    /// the partition (in the page cache, so a kill -9 no longer loses them;
+    /// synced too if the flush policy syncs then), or failed to append
+    /// (counted by the partition's statistics); it is not called when this
+    /// throws.
     /// - Throws: `.writerStopped` once `stop` has been called.
-    public func handOver(_ readings: [Reading]) throws {
-        guard !readings.isEmpty else { return }
+    public func handOver(_ readings: [Reading], whenWritten: (@Sendable () -> Void)? = nil) throws {
+        guard !readings.isEmpty else { whenWritten?(); return }
         let admitted = DispatchSemaphore(value: 0)
         let outcome = Mutex<(any Error)?>(nil)
         let id = state.withLock { $0.waiterID() }
-        queue(readings, id: id) { error in
+        queue(readings, id: id, written: whenWritten) { error in
             outcome.withLock { $0 = error }
             admitted.signal()
         }
@@ -134,11 +144,12 @@ public final class PartitionWriter: Sendable {
 
     /// Queues `readings` now if there is room, else makes the sender wait;
     /// calls `admit` once either way (outside the lock).
-    private func queue(_ readings: [Reading], id: UInt64, admit: @escaping @Sendable ((any Error)?) -> Void) {
+    private func queue(_ readings: [Reading], id: UInt64, written: (@Sendable () -> Void)?,
+                       admit: @escaping @Sendable ((any Error)?) -> Void) {
         let accepted: Bool? = state.withLock { state in
             if state.stopping { return nil }
-            if state.enqueue(readings, capacity: capacity) { return true }
-            state.waiting.append(Waiter(id: id, readings: readings, admit: admit))
+            if state.enqueue(readings, written: written, capacity: capacity) { return true }
+            state.waiting.append(Waiter(id: id, readings: readings, written: written, admit: admit))
             return false
         }
         switch accepted {
@@ -200,20 +211,23 @@ public final class PartitionWriter: Sendable {
             } else {
                 wake.wait()
             }
-            let (batch, admitted, stopping) = state.withLock { state in
+            let (batch, written, admitted, stopping) = state.withLock { state in
                 let batch = state.queue
+                let written = state.whenWritten
                 state.queue = []
+                state.whenWritten = []
                 var admitted: [Waiter] = []
                 while let first = state.waiting.first, state.hasRoom(for: first.readings.count, capacity: capacity) {
-                    state.take(first.readings)
+                    state.take(first.readings, written: first.written)
                     admitted.append(state.waiting.removeFirst())
                 }
-                return (batch, admitted, state.stopping)
+                return (batch, written, admitted, state.stopping)
             }
             for waiter in admitted { waiter.admit(nil) }
             if !admitted.isEmpty { wake.signal() }
             if !batch.isEmpty { perform("append") { try partition.append(batch) } }
             perform("sync") { try partition.syncIfDue() }
+            for callback in written { callback() }
             // Stopping refuses new senders, so with nothing taken this turn nothing is left.
             if stopping, batch.isEmpty, admitted.isEmpty {
                 perform("sync") { try partition.sync() }

@@ -33,6 +33,8 @@ public struct SourceStatus: Sendable, Codable, Equatable {
     public var received: Int64
     /// Inputs that could not be turned into readings (counted, logged, maybe dead-lettered).
     public var malformed: Int64
+    /// `malformed` by reason ("invalid-json", "oversize", ...).
+    public var malformedByReason: [String: Int64]
     /// Readings the log did not take (the daemon was stopping).
     public var refused: Int64
     /// Reconnections to the device or broker.
@@ -42,12 +44,14 @@ public struct SourceStatus: Sendable, Codable, Equatable {
     /// Why the source cannot read now; nil while it is healthy.
     public var error: String?
 
-    public init(name: String, topic: String, received: Int64, malformed: Int64, refused: Int64 = 0,
+    public init(name: String, topic: String, received: Int64, malformed: Int64,
+                malformedByReason: [String: Int64] = [:], refused: Int64 = 0,
                 reconnects: Int64 = 0, lastReading: Int64? = nil, error: String? = nil) {
         self.name = name
         self.topic = topic
         self.received = received
         self.malformed = malformed
+        self.malformedByReason = malformedByReason
         self.refused = refused
         self.reconnects = reconnects
         self.lastReading = lastReading

@@ -1,3 +1,4 @@
+import Dispatch
 import TributaryLog
 
 /// Picks each reading's partition and hands it to that partition's writer.
@@ -18,9 +19,18 @@ public struct Router: Sendable {
     }
 
     /// Like `send`, but blocks the calling thread while a writer's queue is
-    /// full: for client libraries' own threads, never the cooperative pool.
-    public func handOver(_ readings: [Reading], to topic: String) throws {
-        for (writer, group) in try route(readings, to: topic) { try writer.handOver(group) }
+    /// full (and, with `untilWritten`, until the writers have appended
+    /// them): for client libraries' own threads, never the cooperative pool.
+    public func handOver(_ readings: [Reading], to topic: String, untilWritten: Bool = false) throws {
+        for (writer, group) in try route(readings, to: topic) {
+            guard untilWritten else {
+                try writer.handOver(group)
+                continue
+            }
+            let written = DispatchSemaphore(value: 0)
+            try writer.handOver(group, whenWritten: { written.signal() })
+            written.wait()
+        }
     }
 
     /// `readings` split by partition, each group in the order given.

@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import Synchronization
 import TributaryLog
@@ -28,6 +29,7 @@ public final class SourceOutput: Sendable {
     private struct Counters {
         var received: Int64 = 0
         var malformed: Int64 = 0
+        var malformedByReason: [String: Int64] = [:]
         var refused: Int64 = 0
         var reconnects: Int64 = 0
         /// Milliseconds since the epoch when the log last took a reading.
@@ -55,7 +57,7 @@ public final class SourceOutput: Sendable {
     public var status: SourceStatus {
         counters.withLock { counters in
             SourceStatus(name: source, topic: topic, received: counters.received, malformed: counters.malformed,
-                         refused: counters.refused, reconnects: counters.reconnects,
+                         malformedByReason: counters.malformedByReason, refused: counters.refused, reconnects: counters.reconnects,
                          lastReading: counters.lastReading, error: counters.error)
         }
     }
@@ -77,14 +79,33 @@ public final class SourceOutput: Sendable {
 
     /// Routes `readings` into the source's topic, blocking the calling thread
     /// while the partition writers' queues are full. Call it from a client
-    /// library's own thread, never from a task.
+    /// library's own thread, never from a task. With `untilWritten`, it
+    /// returns only once the partition writers have appended the readings
+    /// (a kill -9 can no longer lose them): for a client that acknowledges
+    /// its peer when this returns.
     /// - Throws: `PipelineError.writerStopped` when the daemon is stopping.
-    public func handOver(_ readings: [Reading]) throws {
+    public func handOver(_ readings: [Reading], untilWritten: Bool = false) throws {
         let groups = try router.route(readings, to: topic)
+        // Every group is queued before waiting, so the writers append them in parallel.
+        let written = DispatchGroup()
+        var failure: (any Error)?
         for (index, (writer, group)) in groups.enumerated() {
-            do { try writer.handOver(group) } catch { throw refused(groups[index...], error) }
+            do {
+                if untilWritten {
+                    written.enter()
+                    try writer.handOver(group, whenWritten: { written.leave() })
+                } else {
+                    try writer.handOver(group)
+                }
+            } catch {
+                if untilWritten { written.leave() }
+                failure = refused(groups[index...], error)
+                break
+            }
             accepted(group)
         }
+        written.wait()
+        if let failure { throw failure }
     }
 
     /// Counts the readings of `groups` (the one refused and those after it,
@@ -108,9 +129,12 @@ public final class SourceOutput: Sendable {
     /// dead-letter topic if there is one.
     /// - Parameters:
     ///   - raw: the input as read, kept byte for byte.
-    ///   - reason: what is wrong with it, for the log.
-    public func reportMalformed(_ raw: [UInt8], reason: String, at timestamp: Int64) async {
-        guard let deadLetter = noteMalformed(raw, reason: reason, at: timestamp), let deadLetterTopic else { return }
+    ///   - reason: what is wrong with it, a short word or two it is counted
+    ///     under ("invalid-json", "oversize").
+    ///   - detail: more about it, for the log.
+    public func reportMalformed(_ raw: [UInt8], reason: String, detail: String? = nil, at timestamp: Int64) async {
+        guard let deadLetter = noteMalformed(raw, reason: reason, detail: detail, at: timestamp),
+              let deadLetterTopic else { return }
         do {
             try await router.send([deadLetter], to: deadLetterTopic)
         } catch {
@@ -119,27 +143,33 @@ public final class SourceOutput: Sendable {
     }
 
     /// `reportMalformed` for client libraries' own threads: blocks while the
-    /// dead-letter topic's queue is full.
-    public func handOverMalformed(_ raw: [UInt8], reason: String, at timestamp: Int64) {
-        guard let deadLetter = noteMalformed(raw, reason: reason, at: timestamp), let deadLetterTopic else { return }
+    /// dead-letter topic's queue is full (and, with `untilWritten`, until it
+    /// is appended, as for `handOver`).
+    public func handOverMalformed(_ raw: [UInt8], reason: String, detail: String? = nil, at timestamp: Int64,
+                                  untilWritten: Bool = false) {
+        guard let deadLetter = noteMalformed(raw, reason: reason, detail: detail, at: timestamp),
+              let deadLetterTopic else { return }
         do {
-            try router.handOver([deadLetter], to: deadLetterTopic)
+            try router.handOver([deadLetter], to: deadLetterTopic, untilWritten: untilWritten)
         } catch {
             couldNotKeep(error)
         }
     }
 
     /// Counts and logs malformed input; returns it as a dead-letter reading.
-    private func noteMalformed(_ raw: [UInt8], reason: String, at timestamp: Int64) -> Reading? {
+    private func noteMalformed(_ raw: [UInt8], reason: String, detail: String?, at timestamp: Int64) -> Reading? {
         let now = ContinuousClock.now
         let suppressed = counters.withLock { counters in
             counters.malformed += 1
+            counters.malformedByReason[reason, default: 0] += 1
             return counters.malformedLog.admit(at: now)
         }
         if let suppressed {
-            logger.warning("malformed input", metadata: [
+            var metadata: Logger.Metadata = [
                 "reason": "\(reason)", "bytes": "\(raw.count)", "malformed.suppressed": "\(suppressed)",
-            ])
+            ]
+            if let detail { metadata["detail"] = "\(detail)" }
+            logger.warning("malformed input", metadata: metadata)
         }
         return deadLetterTopic == nil ? nil : Reading(sensor: source, timestamp: timestamp, value: .bytes(raw))
     }
