@@ -65,20 +65,14 @@ public final class MQTTSink: Sink, Sendable {
         var logger = context.logger
         logger[metadataKey: "sink"] = "\(name)"
         self.logger = logger
-        let clientID = settings.clientID ?? "tributary-\(context.deviceID)-\(name)"
-        let options = MosquittoClient.Options(host: settings.broker.host, port: settings.broker.port,
-                                              clientID: clientID, username: settings.username,
-                                              password: settings.password?.value,
-                                              maxInflight: UInt32(settings.maxInflight))
+        let options = MosquittoClient.Options(
+            connection: settings.connection,
+            clientID: settings.connection.clientID(name: name, deviceID: context.deviceID),
+            maxInflight: UInt32(settings.maxInflight))
         // The handler needs the sink; the sink needs the client: bridge through a box filled below.
-        let handler = EventHandler()
-        self.client = try MosquittoClient(options: options) { event in handler.sink?.handle(event) }
-        handler.sink = self
-    }
-
-    /// Lets the client's callbacks reach the sink without the client owning it.
-    private final class EventHandler: @unchecked Sendable {
-        weak var sink: MQTTSink?  // set once in init, before the client starts; read on the loop thread
+        let owner = ClientOwner<MQTTSink>()
+        self.client = try MosquittoClient(options: options) { event in owner.owner?.handle(event) }
+        owner.owner = self
     }
 
     public func start() async throws {
@@ -88,7 +82,7 @@ public final class MQTTSink: Sink, Sendable {
     public func send(_ delivery: Delivery) async throws {
         let (connected, lastError) = state.withLock { ($0.connected, $0.lastError) }
         guard connected else {
-            throw MQTTError.connection(broker: settings.broker.description, reason: lastError ?? "not connected yet")
+            throw MQTTError.connection(broker: settings.connection.broker.description, reason: lastError ?? "not connected yet")
         }
         let batch = delivery.batch
         let key = ObjectIdentifier(delivery)
@@ -157,10 +151,10 @@ public final class MQTTSink: Sink, Sendable {
                 return !state.connected
             }
             if code == 0, wasDown {
-                logger.notice("connected to the MQTT broker", metadata: ["broker": "\(settings.broker)"])
+                logger.notice("connected to the MQTT broker", metadata: ["broker": "\(settings.connection.broker)"])
             } else if code != 0 {
                 logger.warning("the MQTT broker refused the connection", metadata: [
-                    "broker": "\(settings.broker)", "reason": "\(reason)",
+                    "broker": "\(settings.connection.broker)", "reason": "\(reason)",
                 ])
             }
         case let .disconnected(code, reason):
@@ -176,13 +170,15 @@ public final class MQTTSink: Sink, Sendable {
                 var seen = Set<ObjectIdentifier>()
                 return (state.deliveries.values.filter { seen.insert(ObjectIdentifier($0)).inserted }, news)
             }
-            let error = MQTTError.connection(broker: settings.broker.description, reason: reason)
+            let error = MQTTError.connection(broker: settings.connection.broker.description, reason: reason)
             for delivery in failed { delivery.fail(error) }
             if code != 0, news {
                 logger.warning("lost the connection to the MQTT broker; reconnecting", metadata: [
-                    "broker": "\(settings.broker)", "reason": "\(reason)",
+                    "broker": "\(settings.connection.broker)", "reason": "\(reason)",
                 ])
             }
+        case .message, .subscribed, .unsubscribed:
+            break  // the sink subscribes to nothing
         case let .published(mid, reasonCode):
             let outcome = state.withLock { state -> (Delivery, done: Bool)? in
                 guard let delivery = state.deliveries.removeValue(forKey: mid) else {

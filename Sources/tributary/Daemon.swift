@@ -40,7 +40,8 @@ struct Daemon {
         let notifier = SystemdNotifier()
         try? notifier.status("recovering the log in \(configuration.log.directory)")
         let pipeline = try Pipeline(configuration: configuration, context: PluginContext(
-            deviceID: configuration.deviceID, logger: logger, standardOutput: sinkOutput))
+            deviceID: configuration.deviceID, logger: logger, standardOutput: sinkOutput,
+            stateDirectory: configuration.log.directory + "/state"))
         reportRecovery(pipeline)
         reportStart(pipeline.snapshot())
         do {

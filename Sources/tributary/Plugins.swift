@@ -6,5 +6,6 @@ extension PluginRegistry {
     /// A new kind is one line here: `.adding(source: ItsSettings.self)` or
     /// `.adding(sink: ItsSettings.self)`.
     static let tributary = PluginRegistry.builtIn
+        .adding(source: MQTTSourceSettings.self)
         .adding(sink: MQTTSinkSettings.self)
 }

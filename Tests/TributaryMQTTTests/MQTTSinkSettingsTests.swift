@@ -36,8 +36,8 @@ struct MQTTSinkSettingsTests {
     func keys() throws {
         let sink = try #require(try Self.parse("url = \"mqtt://central:1884\"\nqos = 2").sinks.first)
         let settings = try #require(sink.settings as? MQTTSinkSettings)
-        #expect(settings.broker == MQTTBroker(host: "central", port: 1884) && settings.qos == 2)
-        #expect(settings.maxInflight == 100 && settings.clientID == nil)
+        #expect(settings.connection.broker == MQTTBroker(host: "central", port: 1884) && settings.qos == 2)
+        #expect(settings.maxInflight == 100 && settings.connection.clientID == nil)
         #expect(settings.topic(device: "box-1", topic: "readings", partition: 1, sensor: "boiler/+temp#")
             == "devices/box-1/readings/boiler/_temp_", "wildcards in a sensor id cannot be published")
     }
@@ -45,7 +45,7 @@ struct MQTTSinkSettingsTests {
     @Test("mistakes name the file, line and key", arguments: [
         ("", 4, "sinks[0].url", "missing required key; expected a broker URL"),
         ("url = \"tcp://central\"", 7, "sinks[0].url", "expected a broker URL like"),
-        ("url = \"mqtts://central\"", 7, "sinks[0].url", "TLS (mqtts://) is not supported yet"),
+        ("url = \"mqtt://central\"\ninsecure = true", 8, "sinks[0].insecure", "TLS settings need an mqtts:// url"),
         ("url = \"mqtt://central\"\nqos = 3", 8, "sinks[0].qos", "expected 0, 1 or 2"),
         ("url = \"mqtt://central\"\ntopic_template = \"a/#\"", 8, "sinks[0].topic_template", "expected a topic without"),
     ])

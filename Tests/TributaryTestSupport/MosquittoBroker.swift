@@ -9,9 +9,10 @@ public final class MosquittoBroker: @unchecked Sendable {
     private let logPath: String
     private var process: Process?
 
-    /// Writes the broker's config (anonymous clients, no persistence) and
-    /// starts it, unless `start` is false (a broker that is down, for now).
-    public init(scratch: Scratch, start: Bool = true) throws {
+    /// Writes the broker's config (anonymous clients, no persistence, then
+    /// `extraConfig` lines) and starts it, unless `start` is false (a broker
+    /// that is down, for now).
+    public init(scratch: Scratch, start: Bool = true, extraConfig: String = "") throws {
         self.scratch = scratch
         self.port = try FreePort.find()
         self.configPath = scratch.path("mosquitto-\(port).conf")
@@ -22,6 +23,7 @@ public final class MosquittoBroker: @unchecked Sendable {
             persistence false
             user root
             max_queued_messages 100000
+            \(extraConfig)
             """
         try Data(config.utf8).write(to: URL(fileURLWithPath: configPath))
         if start { try self.start() }
@@ -107,6 +109,52 @@ public final class MosquittoSubscriber: @unchecked Sendable {
                 properties[String(pair[..<colon])] = String(pair[pair.index(after: colon)...])
             }
             return (String(fields[0]), properties, String(fields[2]))
+        }
+    }
+}
+
+/// `mosquitto_pub` publishing to the broker: one message from bytes, or a
+/// stream of lines (one message each) written while it runs.
+public final class MosquittoPublisher: @unchecked Sendable {
+    private let process = Process()
+    private let input = Pipe()
+
+    /// Starts `mosquitto_pub -l`: every line written with `send` is a message to `topic`.
+    public init(broker: MosquittoBroker, topic: String, qos: Int = 1, clientID: String? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_pub")
+        var arguments = ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", topic, "-q", "\(qos)", "-l"]
+        if let clientID { arguments += ["-i", clientID] }
+        process.arguments = arguments
+        process.standardInput = input
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try ProcessEnvironment.reading { try process.run() }
+    }
+
+    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+
+    public func send(_ line: String) {
+        input.fileHandleForWriting.write(Data((line + "\n").utf8))
+    }
+
+    /// Ends the input and waits (at most 60 s) until every message is out (and, at QoS 1, acknowledged).
+    @discardableResult
+    public func finish() -> Bool {
+        try? input.fileHandleForWriting.close()
+        return waitUntil(seconds: 60) { !process.isRunning }
+    }
+
+    /// Publishes `payload` (any bytes) as one message and waits until it is acknowledged.
+    public static func publish(_ payload: [UInt8], to topic: String, broker: MosquittoBroker, qos: Int = 1,
+                               scratch: Scratch) throws {
+        let file = scratch.path("payload-\(UUID().uuidString)")
+        try Data(payload).write(to: URL(fileURLWithPath: file))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_pub")
+        process.arguments = ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", topic, "-q", "\(qos)", "-f", file]
+        try ProcessEnvironment.reading { try process.run() }
+        guard waitUntil(seconds: 20, { !process.isRunning }), process.terminationStatus == 0 else {
+            throw SocketFailure(call: "mosquitto_pub to \(topic)", errno: 0)
         }
     }
 }

@@ -52,11 +52,17 @@ public struct PluginContext: Sendable {
     /// Where output meant for standard output goes (the demo's `--quiet`
     /// points it at /dev/null).
     public var standardOutput: FileDescriptor
+    /// A directory where a plug-in may keep small files across restarts
+    /// (`state` in the log's directory), named after its source or sink;
+    /// created by the plug-in when it first writes. nil: nowhere (tests).
+    public var stateDirectory: String?
 
-    public init(deviceID: String, logger: Logger, standardOutput: FileDescriptor = .standardOutput) {
+    public init(deviceID: String, logger: Logger, standardOutput: FileDescriptor = .standardOutput,
+                stateDirectory: String? = nil) {
         self.deviceID = deviceID
         self.logger = logger
         self.standardOutput = standardOutput
+        self.stateDirectory = stateDirectory
     }
 }
 

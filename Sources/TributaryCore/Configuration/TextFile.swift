@@ -4,16 +4,17 @@ import Glibc
 import Musl
 #endif
 
-/// Reads small text files (the configuration, secrets, /etc/machine-id) whole.
-enum TextFile {
-    /// Why a file could not be read, in words for an error message.
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+/// Reads small text files (the configuration, secrets, /etc/machine-id)
+/// whole, and replaces a plug-in's small state files.
+public enum TextFile {
+    /// Why a file could not be read or written, in words for an error message.
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
     /// The file's contents as UTF-8 (invalid bytes replaced).
     /// - Throws: `Failure` with strerror's words, or when the file is larger than `limit`.
-    static func read(_ path: String, limit: Int = 1 << 20) throws(Failure) -> String {
+    public static func read(_ path: String, limit: Int = 1 << 20) throws(Failure) -> String {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw Failure(description: String(cString: strerror(errno))) }
         defer { close(descriptor) }
@@ -30,6 +31,28 @@ enum TextFile {
             guard bytes.count <= limit else { throw Failure(description: "larger than \(limit) bytes") }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Replaces the file at `path` with `text` as one step (a temporary file
+    /// synced and renamed over it), creating its directory if need be.
+    /// - Throws: `Failure` with strerror's words.
+    public static func replace(_ path: String, with text: String) throws(Failure) {
+        func failure(_ operation: String) -> Failure {
+            Failure(description: "\(operation): \(String(cString: strerror(errno)))")
+        }
+        if let slash = path.lastIndex(of: "/") {
+            let directory = String(path[..<slash])
+            guard mkdir(directory, 0o755) == 0 || errno == EEXIST else { throw failure("mkdir \(directory)") }
+        }
+        let temporary = path + ".tmp"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw failure("open \(temporary)") }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
+        let synced = written == bytes.count && fsync(descriptor) == 0
+        close(descriptor)
+        guard synced else { throw failure("write \(temporary)") }
+        guard rename(temporary, path) == 0 else { throw failure("rename \(temporary)") }
     }
 }
 

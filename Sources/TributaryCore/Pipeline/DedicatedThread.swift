@@ -6,14 +6,14 @@ import Musl
 
 /// Starts blocking work (appends with fdatasync, serial reads, C library
 /// loops) on a thread of its own, never on Swift's cooperative pool.
-enum DedicatedThread {
+public enum DedicatedThread {
     private final class Work: Sendable {
         let body: @Sendable () -> Void
         init(_ body: @escaping @Sendable () -> Void) { self.body = body }
     }
 
     /// Runs `body` on a new detached thread; `name` identifies it in errors.
-    static func start(name: String, _ body: @escaping @Sendable () -> Void) throws {
+    public static func start(name: String, _ body: @escaping @Sendable () -> Void) throws {
         let work = Unmanaged.passRetained(Work(body)).toOpaque()
         var thread = pthread_t()
         let result = pthread_create(&thread, nil, { raw in
