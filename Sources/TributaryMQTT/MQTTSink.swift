@@ -82,7 +82,8 @@ public final class MQTTSink: Sink, Sendable {
     public func send(_ delivery: Delivery) async throws {
         let (connected, lastError) = state.withLock { ($0.connected, $0.lastError) }
         guard connected else {
-            throw MQTTError.connection(broker: settings.connection.broker.description, reason: lastError ?? "not connected yet")
+            throw MQTTError.connection(broker: settings.connection.broker.description,
+                                       reason: lastError ?? client.loggedError ?? "not connected yet")
         }
         let batch = delivery.batch
         let key = ObjectIdentifier(delivery)

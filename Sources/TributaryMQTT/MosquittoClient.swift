@@ -114,8 +114,9 @@ final class MosquittoClient: @unchecked Sendable {
         // Reconnection by libmosquitto's own loop thread: 1 s doubling to 30 s.
         try check("reconnect delay", mosquitto_reconnect_delay_set(handle, 1, 30, true))
         mosquitto_connect_v5_callback_set(handle) { _, object, code, _, _ in
-            MosquittoClient.callbacks(object)?.events(.connected(
-                code: code, reason: String(cString: mosquitto_reason_string(code))))
+            guard let callbacks = MosquittoClient.callbacks(object) else { return }
+            if code == 0 { callbacks.loggedError.withLock { $0 = nil } }
+            callbacks.events(.connected(code: code, reason: String(cString: mosquitto_reason_string(code))))
         }
         mosquitto_disconnect_v5_callback_set(handle) { _, object, code, _ in
             guard let callbacks = MosquittoClient.callbacks(object) else { return }
@@ -157,6 +158,11 @@ final class MosquittoClient: @unchecked Sendable {
             throw MQTTError.client(operation: operation, code: code, detail: callbacks.reason(code))
         }
     }
+
+    /// The last error libmosquitto logged since the last connection: the
+    /// only word of a failed TLS handshake, which libmosquitto's own loop
+    /// retries without reporting a disconnection.
+    var loggedError: String? { callbacks.loggedError.withLock { $0 } }
 
     // MARK: libmosquitto's loop thread (the sink)
 

@@ -68,6 +68,11 @@ enum StatusTable {
              HumanText.grouped(source.refused), HumanText.grouped(source.reconnects),
              source.lastReading.map { "\(duration(Double(s.timestamp - $0) / 1000)) ago" } ?? "never"]
         })
+        // Malformed input by reason, one line a source that had any: "local malformed: invalid-json 3, oversize 1".
+        for source in s.sources where !source.malformedByReason.isEmpty {
+            lines.append("\(source.name) malformed: " + source.malformedByReason.sorted { $0.key < $1.key }
+                .map { "\($0.key) \(HumanText.grouped($0.value))" }.joined(separator: ", "))
+        }
         lines.append("")
         lines += table(["TOPIC", "PARTITION", "START", "DURABLE", "STORED", "DROPPED", "QUEUE", "DISK"],
                        rightAligned: [1, 2, 3, 4, 5, 6, 7],
@@ -79,7 +84,7 @@ enum StatusTable {
         lines.append("")
         lines += table(["SINK", "LINK", "FORWARDED", "FAILURES", "LAG", "IN FLIGHT", "LAST UPLOAD"],
                        rightAligned: [2, 3, 4, 5], s.sinks.map { sink in
-            [sink.name, sink.linkUp ? "up" : "down", HumanText.grouped(sink.forwarded),
+            [sink.name, sink.linkUp ? "up" : sink.error.map { "down: \($0)" } ?? "down", HumanText.grouped(sink.forwarded),
              HumanText.grouped(sink.failures), HumanText.grouped(sink.lag), "\(sink.inFlight)",
              sink.lastUpload.map { "\(duration(Double(s.timestamp - $0) / 1000)) ago" } ?? "never"]
         })

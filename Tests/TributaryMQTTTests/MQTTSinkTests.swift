@@ -148,6 +148,29 @@ struct MQTTSinkTests {
         }
         try log.close()
     }
+
+    @Test func overTLSTheRightCAWorksAndAWrongOneIsRefusedWithAClearError() async throws {
+        let scratch = try Scratch()
+        let certificates = try await offPool { try TestCertificates(scratch: scratch) }
+        let broker = try MosquittoBroker(scratch: scratch, tls: certificates)
+        let (log, partitions) = try Self.log(scratch, readings: 100)
+        var settings = MQTTSinkSettings(broker: MQTTBroker(host: "127.0.0.1", port: try #require(broker.tlsPort), tls: true))
+        settings.connection.tls?.caFile = certificates.otherCAFile
+        let refused = try Forwarder(sink: try MQTTSink(name: "central", settings: settings,
+                                                       context: PluginContext(deviceID: "box-1", logger: Self.logger)),
+                                    deviceID: "box-1", partitions: partitions, logger: Self.logger)
+        try await Self.forward(refused) { refused.status.failures > 3 }
+        #expect(refused.status.error?.contains("certificate verify failed") == true, "\(refused.status.error ?? "no error")")
+        #expect(refused.status.error?.contains("mqtts://127.0.0.1:") == true)
+        #expect(partitions.map { $0.committedOffset(for: "central") } == [0, 0])
+        settings.connection.tls?.caFile = certificates.caFile
+        let verified = try Forwarder(sink: try MQTTSink(name: "central", settings: settings,
+                                                        context: PluginContext(deviceID: "box-1", logger: Self.logger)),
+                                     deviceID: "box-1", partitions: partitions, logger: Self.logger)
+        try await Self.forward(verified) { verified.status.partitions.allSatisfy { $0.acknowledgedOffset == 50 } }
+        #expect(partitions.map { $0.committedOffset(for: "central") } == [50, 50])
+        try log.close()
+    }
 }
 
 /// Waits (at most 60 s) until `condition` holds.

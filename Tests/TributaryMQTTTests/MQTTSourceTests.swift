@@ -300,4 +300,26 @@ struct MQTTSourceTests {
         #expect(harness.output.status.reconnects == 1 && harness.output.status.error == nil)
         try await harness.close()
     }
+
+    @Test func overTLSTheRightCAWorksAndAWrongOneIsRefusedWithAClearError() async throws {
+        let scratch = try Scratch()
+        let certificates = try await offPool { try TestCertificates(scratch: scratch) }
+        let broker = try MosquittoBroker(scratch: scratch, tls: certificates, extraConfig: Self.verbose)
+        let harness = try Harness(scratch)
+        var settings = MQTTSourceSettings(broker: MQTTBroker(host: "127.0.0.1", port: try #require(broker.tlsPort), tls: true),
+                                          subscriptions: [Self.subscription("sensors/#")])
+        settings.connection.tls?.caFile = certificates.otherCAFile
+        harness.run(settings)
+        let failing = try await offPool { waitUntil(seconds: 30) { harness.output.status.error != nil } }
+        #expect(failing)
+        #expect(harness.output.status.error?.contains("certificate verify failed") == true, "\(harness.output.status)")
+        try await harness.stopSource()
+        settings.connection.tls?.caFile = certificates.caFile
+        harness.run(settings)
+        try await Self.waitUntilSubscribed(broker)
+        try await offPool { try MosquittoPublisher.publish(Array("5".utf8), to: "sensors/x", broker: broker, scratch: scratch) }
+        _ = try await offPool { waitUntil(seconds: 30) { harness.count() >= 1 } }
+        #expect(harness.count() == 1 && harness.output.status.error == nil)
+        try await harness.close()
+    }
 }

@@ -4,17 +4,32 @@ import Foundation
 /// test writes, started by the test and stopped with it: a real peer, not a mock.
 public final class MosquittoBroker: @unchecked Sendable {
     public let port: Int
+    /// The TLS listener's port, when the broker has one.
+    public let tlsPort: Int?
     private let scratch: Scratch
     private let configPath: String
     private let logPath: String
     private var process: Process?
 
-    /// Writes the broker's config (anonymous clients, no persistence, then
-    /// `extraConfig` lines) and starts it, unless `start` is false (a broker
-    /// that is down, for now).
-    public init(scratch: Scratch, start: Bool = true, extraConfig: String = "") throws {
+    /// Writes the broker's config (anonymous clients, no persistence, a TLS
+    /// listener with `tls`'s server certificate if given, then `extraConfig`
+    /// lines) and starts it, unless `start` is false (a broker that is down, for now).
+    public init(scratch: Scratch, start: Bool = true, tls: TestCertificates? = nil, extraConfig: String = "") throws {
         self.scratch = scratch
         self.port = try FreePort.find()
+        var tlsListener = ""
+        if let tls {
+            let tlsPort = try FreePort.find()
+            self.tlsPort = tlsPort
+            tlsListener = """
+                listener \(tlsPort) 127.0.0.1
+                cafile \(tls.caFile)
+                certfile \(tls.serverCertificate)
+                keyfile \(tls.serverKey)
+                """
+        } else {
+            tlsPort = nil
+        }
         self.configPath = scratch.path("mosquitto-\(port).conf")
         self.logPath = scratch.path("mosquitto-\(port).log")
         let config = """
@@ -23,6 +38,7 @@ public final class MosquittoBroker: @unchecked Sendable {
             persistence false
             user root
             max_queued_messages 100000
+            \(tlsListener)
             \(extraConfig)
             """
         try Data(config.utf8).write(to: URL(fileURLWithPath: configPath))
@@ -68,6 +84,46 @@ public final class MosquittoBroker: @unchecked Sendable {
         // isRunning (the reaping may lag): what a restart needs is the port.
         waitUntil(seconds: 10) { !isListening }
         self.process = nil
+    }
+}
+
+/// A CA and a server certificate for 127.0.0.1 that it signed, made with
+/// openssl for one test, and a second CA that signed nothing (the wrong one).
+public struct TestCertificates: Sendable {
+    public let caFile: String
+    public let serverCertificate: String
+    public let serverKey: String
+    public let otherCAFile: String
+
+    public init(scratch: Scratch) throws {
+        caFile = scratch.path("ca.pem")
+        serverCertificate = scratch.path("server.pem")
+        serverKey = scratch.path("server.key")
+        otherCAFile = scratch.path("other-ca.pem")
+        let extensions = scratch.path("server.ext")
+        try Data("subjectAltName=IP:127.0.0.1\n".utf8).write(to: URL(fileURLWithPath: extensions))
+        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        try Self.openssl(["req", "-x509"] + key + ["-keyout", scratch.path("ca.key"), "-out", caFile, "-days", "2",
+                                                   "-subj", "/CN=tributary test CA"])
+        try Self.openssl(["req", "-x509"] + key + ["-keyout", scratch.path("other-ca.key"), "-out", otherCAFile,
+                                                   "-days", "2", "-subj", "/CN=another CA"])
+        try Self.openssl(["req"] + key + ["-keyout", serverKey, "-out", scratch.path("server.csr"),
+                                          "-subj", "/CN=127.0.0.1"])
+        try Self.openssl(["x509", "-req", "-in", scratch.path("server.csr"), "-CA", caFile,
+                          "-CAkey", scratch.path("ca.key"), "-CAcreateserial", "-out", serverCertificate,
+                          "-days", "2", "-extfile", extensions])
+    }
+
+    private static func openssl(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try ProcessEnvironment.reading { try process.run() }
+        guard waitUntil(seconds: 30, { !process.isRunning }), process.terminationStatus == 0 else {
+            throw SocketFailure(call: "openssl \(arguments.joined(separator: " "))", errno: 0)
+        }
     }
 }
 

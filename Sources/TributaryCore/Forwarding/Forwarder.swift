@@ -52,6 +52,8 @@ public final class Forwarder: Service, Sendable {
         var sizes: [UInt64: Int] = [:]
         var forwarded: Int64 = 0
         var failures: Int64 = 0
+        /// Why the last delivery failed, until one succeeds.
+        var lastError: String?
         var linkUp = true
         var lastUpload: Int64?
         var stopping = false
@@ -244,10 +246,12 @@ public final class Forwarder: Service, Sendable {
                     acknowledged = true
                     if state.window.delivered(id) { state.forwarded += Int64(size) }
                     state.linkUp = true
+                    state.lastError = nil
                     state.lastUpload = now
                 case let .failed(error):
                     state.failures += 1
                     state.linkUp = false
+                    if !(error is CancellationError) { state.lastError = "\(error)" }
                     firstError = firstError ?? error
                     if let rewind = state.window.failed(id) { rewinds.append(rewind) }
                 }
@@ -305,7 +309,7 @@ public final class Forwarder: Service, Sendable {
             return SinkStatus(name: sink.name, forwarded: state.forwarded, failures: state.failures,
                               lag: rows.reduce(0) { $0 + $1.lag }, linkUp: state.linkUp,
                               lastUpload: state.lastUpload, inFlight: state.window.outstanding, partitions: rows,
-                              statistics: statistics)
+                              statistics: statistics, error: state.lastError)
         }
     }
 }

@@ -124,9 +124,12 @@ public struct SinkStatus: Sendable, Codable, Equatable {
     public var partitions: [SinkPartitionStatus]
     /// The sink's own figures (`Sink.statistics`).
     public var statistics: [SinkStatistic]
+    /// Why the last delivery failed; nil once one succeeds.
+    public var error: String?
 
     public init(name: String, forwarded: Int64, failures: Int64, lag: Int64, linkUp: Bool, lastUpload: Int64?,
-                inFlight: Int, partitions: [SinkPartitionStatus], statistics: [SinkStatistic] = []) {
+                inFlight: Int, partitions: [SinkPartitionStatus], statistics: [SinkStatistic] = [],
+                error: String? = nil) {
         self.name = name
         self.forwarded = forwarded
         self.failures = failures
@@ -136,6 +139,7 @@ public struct SinkStatus: Sendable, Codable, Equatable {
         self.inFlight = inFlight
         self.partitions = partitions
         self.statistics = statistics
+        self.error = error
     }
 }
 
