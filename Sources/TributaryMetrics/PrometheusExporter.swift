@@ -75,6 +75,8 @@ final class PrometheusExporter: Sendable {
                   "Durable readings the upstream has not acknowledged yet")
             gauge("tributary_sink_deliveries_in_flight", labels, Double(sink.inFlight),
                   "Deliveries sent to the upstream and not yet acknowledged or failed")
+            gauge("tributary_sink_backfill_lag_readings", labels, Double(sink.backfillLag),
+                  "Backlog readings not acknowledged yet while live readings go out ahead of them")
             for statistic in sink.statistics {
                 let name = "tributary_sink_" + statistic.name
                 if statistic.isCounter {

@@ -315,4 +315,44 @@ struct ForwarderTests {
             #expect(partitions.allSatisfy { $0.consumers["scripted"] == 0 })
         }
     }
+
+    @Test("live first: after an outage new readings go out at once while the backlog follows at the backfill rate")
+    func liveFirst() async throws {
+        try await withLog(partitions: 1) { _, partitions in
+            let partition = partitions[0]
+            try Self.append(3000, to: partition, batch: 100)
+            // The link is down for the first three deliveries, then up.
+            let sink = ScriptedSink(window: 4, partitions: partitions) { sent, _ in sent < 3 ? .fail : .acknowledge }
+            let perReading = Reading(sensor: "s", timestamp: 0, value: .int(0)).approximateEncodedSize
+            let rate = Int64(perReading * 500)  // 500 readings a second
+            let forwarder = try Forwarder(sink: sink, deviceID: "box", partitions: partitions,
+                                          limits: BatchLimits(readings: 100), backfillRate: rate, logger: Self.logger)
+            let clock = ContinuousClock()
+            var backfillSeen: ContinuousClock.Instant?
+            var liveSent: ContinuousClock.Instant?
+            var backlogSentByThen = 0
+            try await Self.forward(forwarder) {
+                if backfillSeen == nil, forwarder.status.backfillLag > 0 {
+                    backfillSeen = clock.now
+                    try? Self.append(1, to: partition)  // a new reading, during the backfill
+                }
+                if backfillSeen != nil, liveSent == nil, sink.offsets(0).contains(3000) {
+                    liveSent = clock.now
+                    backlogSentByThen = Set(sink.acknowledged(0).filter { $0 < 3000 }).count
+                }
+                return forwarder.status.partitions[0].acknowledgedOffset == 3001
+            }
+            let started = try #require(backfillSeen)
+            let live = try #require(liveSent, "the new reading went out")
+            #expect(live - started < .seconds(1), "the new reading went out within a second: \(live - started)")
+            #expect(backlogSentByThen < 2900, "ahead of most of the backlog (\(backlogSentByThen) of 3000 sent by then)")
+            let elapsed = clock.now - started
+            // 3000 readings at 500 a second, less the first delivery before the outage and a second's burst.
+            #expect(elapsed > .seconds(3), "the backlog went out at the backfill rate, not at once: \(elapsed)")
+            #expect(Set(sink.acknowledged(0)) == Set(0..<3001), "nothing skipped")
+            #expect(partition.committedOffset(for: "scripted") == 3001)
+            #expect(sink.violations.isEmpty, "\(sink.violations)")
+            #expect(forwarder.status.backfillLag == 0)
+        }
+    }
 }

@@ -4,6 +4,7 @@ import Testing
 @Suite("Forwarding window")
 struct ForwardingWindowTests {
     private typealias Offset = ForwardingWindow.PartitionOffset
+    private typealias Rewind = ForwardingWindow.Rewind
 
     @Test("acknowledgements in order move the acknowledged offset and offer it for commit")
     func inOrder() {
@@ -44,7 +45,7 @@ struct ForwardingWindowTests {
         let d = window.read(0, upTo: 40)
         _ = window.delivered(d)  // acknowledged before the failure
         let rewind = window.failed(b)
-        #expect(rewind == Offset(partition: 0, offset: 10))
+        #expect(rewind == Rewind(partition: 0, cursor: .head, offset: 10))
         #expect(window.nextOffset(0) == 10, "the next delivery starts at the failed one")
         #expect(window.outstanding == 2, "a and the abandoned c are still held by the sink")
         let movedC = window.delivered(c)
@@ -66,8 +67,8 @@ struct ForwardingWindowTests {
         let first = window.failed(c)
         let second = window.failed(a)
         let third = window.failed(b)
-        #expect(first == Offset(partition: 0, offset: 20))
-        #expect(second == Offset(partition: 0, offset: 0))
+        #expect(first == Rewind(partition: 0, cursor: .head, offset: 20))
+        #expect(second == Rewind(partition: 0, cursor: .head, offset: 0))
         #expect(third == nil, "b was abandoned by a's failure")
         #expect(window.nextOffset(0) == 0 && window.outstanding == 0 && window.acknowledgedOffset(0) == 0)
         #expect(window.commits.isEmpty)
@@ -94,7 +95,7 @@ struct ForwardingWindowTests {
         let b = window.read(1, upTo: 110)
         let rewind = window.failed(a)
         _ = window.delivered(b)
-        #expect(rewind == Offset(partition: 0, offset: 0))
+        #expect(rewind == Rewind(partition: 0, cursor: .head, offset: 0))
         #expect(window.commits == [Offset(partition: 1, offset: 110)])
         #expect(window.nextOffset(0) == 0 && window.nextOffset(1) == 110)
     }
@@ -111,6 +112,43 @@ struct ForwardingWindowTests {
         #expect(window.acknowledgedOffset(0) == 20)
     }
 
+    @Test("live first: the head goes on from the durable end while the backfill fills the hole behind it")
+    func backfill() {
+        var window = ForwardingWindow(committed: [0], window: 8)
+        let a = window.read(0, upTo: 10)
+        window.startBackfill(0, at: 100)
+        #expect(window.nextOffset(0) == 100 && window.backfill(0)! == (10, 100))
+        let head = window.read(0, upTo: 110)
+        let b = window.read(0, .backfill, upTo: 50)
+        _ = window.delivered(head)
+        _ = window.delivered(a)
+        #expect(window.acknowledgedOffset(0) == 10, "the head's acknowledgement waits for the hole behind it")
+        _ = window.delivered(b)
+        #expect(window.acknowledgedOffset(0) == 50)
+        let c = window.read(0, .backfill, upTo: 100)
+        #expect(window.backfill(0) == nil, "the backfill met the head: one cursor again")
+        _ = window.delivered(c)
+        #expect(window.acknowledgedOffset(0) == 110 && window.commits == [Offset(partition: 0, offset: 110)])
+    }
+
+    @Test("a failure behind the head rewinds the backfill only; one at the head rewinds the head only")
+    func backfillFailures() {
+        var window = ForwardingWindow(committed: [0], window: 8)
+        window.startBackfill(0, at: 100)
+        let b1 = window.read(0, .backfill, upTo: 30)
+        let b2 = window.read(0, .backfill, upTo: 60)
+        let h1 = window.read(0, upTo: 120)
+        let h2 = window.read(0, upTo: 140)
+        #expect(window.failed(b1) == Rewind(partition: 0, cursor: .backfill, offset: 0))
+        #expect(window.backfill(0)! == (0, 100) && window.nextOffset(0) == 140, "the head goes on")
+        #expect(window.failed(b2) == nil, "abandoned by b1's failure")
+        #expect(window.failed(h1) == Rewind(partition: 0, cursor: .head, offset: 100))
+        #expect(window.failed(h2) == nil && window.nextOffset(0) == 100 && window.backfill(0)! == (0, 100))
+        #expect(window.outstanding == 0)
+        window.skipped(0, .backfill, upTo: 100)
+        #expect(window.backfill(0) == nil && window.acknowledgedOffset(0) == 100)
+    }
+
     /// A random mix of reads, acknowledgements, failures and commits across
     /// two partitions; after every step the acknowledged offset of each
     /// partition is covered by deliveries acknowledged since its last rewind.
@@ -123,11 +161,16 @@ struct ForwardingWindowTests {
         var covered: [Set<Int64>] = [[], []]
         for step in 0..<2000 {
             let choice = random.next() % 4
-            if choice == 0 || pending.isEmpty, window.hasRoom {
-                let partition = Int(random.next() % 2)
-                let start = window.nextOffset(partition)
-                let end = start + Int64(1 + random.next() % 5)
-                pending.append((window.read(partition, upTo: end), partition, start..<end))
+            let partition = Int(random.next() % 2)
+            if random.next() % 50 == 0, window.backfill(partition) == nil {
+                // Live first: the head jumps ahead, leaving a hole for the backfill.
+                window.startBackfill(partition, at: window.nextOffset(partition) + Int64(1 + random.next() % 20))
+            } else if choice == 0 || pending.isEmpty, window.hasRoom {
+                let backfill = window.backfill(partition).flatMap { random.next() % 2 == 0 ? $0 : nil }
+                let start = backfill?.next ?? window.nextOffset(partition)
+                let end = min(start + Int64(1 + random.next() % 5), backfill?.end ?? .max)
+                pending.append((window.read(partition, backfill == nil ? .head : .backfill, upTo: end), partition,
+                                start..<end))
             } else if !pending.isEmpty {
                 let delivery = pending.remove(at: Int(random.next() % UInt64(pending.count)))
                 if choice == 3 {

@@ -32,8 +32,8 @@ public protocol SinkSettings: Sendable, Equatable {
     /// The `type` value that names this kind of sink.
     static var type: String { get }
 
-    /// Reads this kind's own keys. `name`, `type`, `topics`, `max_batch` and
-    /// `max_batch_bytes` are read for every sink; keys no one asked for are
+    /// Reads this kind's own keys. `name`, `type`, `topics`, `max_batch`,
+    /// `max_batch_bytes` and `backfill_rate` are read for every sink; keys no one asked for are
     /// reported as unknown afterwards.
     static func read(_ table: TableReader) -> Self?
 

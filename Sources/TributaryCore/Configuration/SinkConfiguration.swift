@@ -6,15 +6,20 @@ public struct SinkConfiguration: Sendable, Equatable {
     public var topics: [String]
     /// `max_batch` and `max_batch_bytes`: how much one delivery carries at most.
     public var limits: BatchLimits
+    /// `backfill_rate`: bytes a second a backlog goes out at behind live
+    /// readings (as `max_batch_bytes` counts them); nil: unlimited.
+    public var backfillRate: Int64?
     /// The settings of its kind (`type`), read by that kind's plug-in.
     public var settings: any SinkSettings
 
     /// A sink with `settings` named `name` forwarding `topics`.
-    public init(name: String, topics: [String], settings: any SinkSettings, limits: BatchLimits = BatchLimits()) {
+    public init(name: String, topics: [String], settings: any SinkSettings, limits: BatchLimits = BatchLimits(),
+                backfillRate: Int64? = nil) {
         self.name = name
         self.topics = topics
         self.settings = settings
         self.limits = limits
+        self.backfillRate = backfillRate
     }
 
     /// The `type` of the sink.
@@ -27,7 +32,7 @@ public struct SinkConfiguration: Sendable, Equatable {
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.name == rhs.name && lhs.topics == rhs.topics && lhs.limits == rhs.limits
-            && lhs.settings.isEqual(to: rhs.settings)
+            && lhs.backfillRate == rhs.backfillRate && lhs.settings.isEqual(to: rhs.settings)
     }
 
     /// The range `max_batch` accepts.
@@ -65,9 +70,11 @@ public struct SinkConfiguration: Sendable, Equatable {
                 table.report("max_batch_bytes", "expected at most \(batchBytes.upperBound) bytes (256MiB), found \(bytes)")
             }
         }
+        let backfillRate = table.bytes("backfill_rate", atLeast: 1)
         let settings = kind.read(table)
         table.finish()
         guard let forwarded, let settings else { return nil }
-        return SinkConfiguration(name: name, topics: forwarded, settings: settings, limits: limits)
+        return SinkConfiguration(name: name, topics: forwarded, settings: settings, limits: limits,
+                                 backfillRate: backfillRate)
     }
 }

@@ -10,6 +10,13 @@ import TributaryLog
 /// Guarantees:
 /// - Per partition, deliveries go out in offset order, each up to
 ///   `limits` (many on-disk batches); partitions take turns.
+/// - Live first: a partition more than one delivery behind when the link
+///   is proven (the first acknowledgement after the start or after a
+///   failure) starts a backfill (`ForwardingWindow.startBackfill`): its head
+///   goes on from the durable end, so new readings go out at once, and the
+///   backlog behind it goes out at `backfillRate` bytes a second (readings'
+///   `approximateEncodedSize`), in deliveries of at most a second's worth,
+///   never taking the window's last free place while there is more than one.
 /// - A failed delivery (an error, a throwing `send`, `CancellationError`
 ///   included) sends its partition back to the delivery's first offset;
 ///   sending pauses after a failure (0.5 s doubling to 10 s, reset by an
@@ -31,6 +38,8 @@ public final class Forwarder: Service, Sendable {
     public let deviceID: String
     public let partitions: [Partition]
     public let limits: BatchLimits
+    /// Bytes a second the backlog behind live readings goes out at; nil: unlimited.
+    public let backfillRate: Int64?
     private let worker: BlockingWorker
     private let readers: ReadAheads
     private let doorbell = Doorbell()
@@ -58,23 +67,36 @@ public final class Forwarder: Service, Sendable {
         var lastUpload: Int64?
         var stopping = false
         var draining = false
+        /// Whether an acknowledgement came since the start or the last failure.
+        var linkProven = false
     }
 
-    /// The read-ahead of each partition. Not thread-safe; only the worker's
-    /// thread touches them, one job at a time.
+    /// The read-aheads of each partition: its head, and its backfill while
+    /// it has one. Not thread-safe; only the worker's thread touches them,
+    /// one job at a time.
     private final class ReadAheads: @unchecked Sendable {
-        let partitions: [ReadAhead]
-        init(_ partitions: [ReadAhead]) { self.partitions = partitions }
+        var heads: [ReadAhead]
+        var backfills: [ReadAhead?]
+        init(_ heads: [ReadAhead]) {
+            self.heads = heads
+            self.backfills = Array(repeating: nil, count: heads.count)
+        }
+
+        func reader(_ index: Int, _ cursor: ForwardingWindow.Cursor) -> ReadAhead? {
+            cursor == .head ? heads[index] : backfills[index]
+        }
     }
 
     /// Registers the sink as a consumer of each partition (so retention
     /// counts what it has not read) and positions it at its committed offsets.
     public init(sink: any Sink, deviceID: String, partitions: [Partition], limits: BatchLimits = BatchLimits(),
-                logger: Logger) throws {
+                backfillRate: Int64? = nil, logger: Logger) throws {
+        precondition(backfillRate.map { $0 > 0 } ?? true, "a backfill rate is positive")
         self.sink = sink
         self.deviceID = deviceID
         self.partitions = partitions
         self.limits = limits
+        self.backfillRate = backfillRate
         var logger = logger
         logger[metadataKey: "sink"] = "\(sink.name)"
         self.logger = logger
@@ -118,7 +140,11 @@ public final class Forwarder: Service, Sendable {
     private func forward() async {
         let clock = ContinuousClock()
         var caughtUp = Array(repeating: false, count: partitions.count)
+        // Partitions to look at for a backfill once the link is proven: all at the start and after a failure.
+        var backfillArmed = Array(repeating: true, count: partitions.count)
+        var pacer = backfillRate.map { BackfillPacer(bytesPerSecond: $0, now: clock.now) }
         var turn = 0
+        var backfillTurn = 0
         var lastCommit = clock.now
         var pausedUntil: ContinuousClock.Instant?
         var retryDelay = Self.firstRetryDelay
@@ -126,21 +152,24 @@ public final class Forwarder: Service, Sendable {
         while !Task.isCancelled {
             let settled = applyOutcomes()
             for rewind in settled.rewinds {
-                caughtUp[rewind.partition] = false
+                if rewind.cursor == .head { caughtUp[rewind.partition] = false }
                 let readers = self.readers
-                _ = try? await worker.perform { readers.partitions[rewind.partition].rewind(to: rewind.offset) }
+                _ = try? await worker.perform { readers.reader(rewind.partition, rewind.cursor)?.rewind(to: rewind.offset) }
             }
             if settled.failed {
                 pausedUntil = clock.now + retryDelay
                 retryDelay = min(retryDelay * 2, Self.maximumRetryDelay)
+                backfillArmed = backfillArmed.map { _ in true }
             } else if settled.acknowledged {
                 retryDelay = Self.firstRetryDelay
             }
             for index in takeFresh() { caughtUp[index] = false }
-            let (hasRoom, outstanding, stopping) = state.withLock { ($0.window.hasRoom, $0.window.outstanding, $0.stopping) }
+            let (hasRoom, outstanding, window, stopping, linkProven) = state.withLock {
+                ($0.window.hasRoom, $0.window.outstanding, $0.window.window, $0.stopping, $0.linkProven)
+            }
             if stopping, drainDeadline == nil { drainDeadline = clock.now + Self.drainTime }
             if let drainDeadline {
-                // Draining: deliver what is durable while the upstream takes it; no retries.
+                // Draining: deliver what is durable while the upstream takes it; no retries, no backfill.
                 let done = !caughtUp.contains(false) && outstanding == 0
                 if done || settled.failed || pausedUntil != nil || clock.now >= drainDeadline { return }
             }
@@ -149,20 +178,36 @@ public final class Forwarder: Service, Sendable {
                 lastCommit = clock.now
             }
             if let until = pausedUntil, clock.now >= until { pausedUntil = nil }
-            if hasRoom, pausedUntil == nil,
-               let index = (0..<partitions.count).lazy.map({ (turn + $0) % self.partitions.count })
-                .first(where: { !caughtUp[$0] }) {
-                turn = index + 1
-                switch await send(from: index) {
-                case .sent: break
-                case .caughtUp: caughtUp[index] = true
-                case .readFailed:
-                    // Read again from where the window stands, whatever the reader got past.
-                    let (readers, offset) = (self.readers, state.withLock { $0.window.nextOffset(index) })
-                    _ = try? await worker.perform { readers.partitions[index].rewind(to: offset) }
-                    pausedUntil = clock.now + retryDelay
+            if hasRoom, pausedUntil == nil {
+                // Live first: heads, then backfills, each partition in turn.
+                var next: (index: Int, cursor: ForwardingWindow.Cursor)?
+                if let index = (0..<partitions.count).lazy.map({ (turn + $0) % self.partitions.count })
+                    .first(where: { !caughtUp[$0] }) {
+                    turn = index + 1
+                    if linkProven, backfillArmed[index], drainDeadline == nil {
+                        backfillArmed[index] = false
+                        await startBackfillIfBehind(index)
+                    }
+                    next = (index, .head)
+                } else if drainDeadline == nil, window == 1 || outstanding < window - 1,
+                          pacer?.allows(at: clock.now) ?? true,
+                          let index = backfilling().first(where: { $0 >= backfillTurn }) ?? backfilling().first {
+                    backfillTurn = index + 1
+                    next = (index, .backfill)
                 }
-                continue
+                if let (index, cursor) = next {
+                    switch await send(from: index, cursor, pacer: &pacer, now: clock.now) {
+                    case .sent: break
+                    case .caughtUp: if cursor == .head { caughtUp[index] = true }
+                    case .readFailed:
+                        // Read again from where the window stands, whatever the reader got past.
+                        let readers = self.readers
+                        let offset = state.withLock { cursor == .head ? $0.window.nextOffset(index) : $0.window.backfill(index)?.next }
+                        if let offset { _ = try? await worker.perform { readers.reader(index, cursor)?.rewind(to: offset) } }
+                        pausedUntil = clock.now + retryDelay
+                    }
+                    continue
+                }
             }
             // Nothing to do until an outcome, new readings, a stop, or a deadline.
             var wake = drainDeadline ?? pausedUntil
@@ -171,12 +216,43 @@ public final class Forwarder: Service, Sendable {
                 let due = lastCommit + Self.commitInterval
                 wake = wake.map { min($0, due) } ?? due
             }
+            if hasRoom, pausedUntil == nil, drainDeadline == nil, let pacer, !backfilling().isEmpty {
+                let due = pacer.nextAllowed
+                wake = wake.map { min($0, due) } ?? due
+            }
             if let wake {
                 await doorbell.wait(timeout: max(.zero, clock.now.duration(to: wake)))
             } else {
                 await doorbell.wait()
             }
         }
+    }
+
+    /// The partitions backfilling now.
+    private func backfilling() -> [Int] {
+        state.withLock { state in partitions.indices.filter { state.window.backfill($0) != nil } }
+    }
+
+    /// Starts a backfill of partition `index` if it is more than one delivery behind its durable end.
+    private func startBackfillIfBehind(_ index: Int) async {
+        let durable = partitions[index].view.durableOffset
+        let started = state.withLock { state -> Int64? in
+            let next = state.window.nextOffset(index)
+            guard state.window.backfill(index) == nil, durable - next > Int64(limits.readings) else { return nil }
+            state.window.startBackfill(index, at: durable)
+            return next
+        }
+        guard let from = started else { return }
+        // The head's reader, at the backlog's start, carries on as the backfill's; the head starts afresh.
+        let (readers, partition) = (self.readers, partitions[index])
+        _ = try? await worker.perform {
+            readers.backfills[index] = readers.heads[index]
+            readers.heads[index] = ReadAhead(partition: partition, from: durable)
+        }
+        logger.notice("backfilling behind live readings", metadata: [
+            "topic": "\(partitions[index].topic)", "partition": "\(partitions[index].id)",
+            "backlog": "\(durable - from)", "rate": "\(backfillRate.map { "\($0) B/s" } ?? "unlimited")",
+        ])
     }
 
     /// The partitions that made readings durable since the last call.
@@ -190,13 +266,19 @@ public final class Forwarder: Service, Sendable {
 
     private enum SendOutcome { case sent, caughtUp, readFailed }
 
-    /// Reads the partition's next delivery and hands it to the sink.
-    private func send(from index: Int) async -> SendOutcome {
+    /// Reads the cursor's next delivery and hands it to the sink.
+    private func send(from index: Int, _ cursor: ForwardingWindow.Cursor, pacer: inout BackfillPacer?,
+                      now: ContinuousClock.Instant) async -> SendOutcome {
         let readers = self.readers
-        let limits = self.limits
+        var limits = self.limits
+        let stop = state.withLock { cursor == .backfill ? $0.window.backfill(index)?.end : nil } ?? .max
+        if cursor == .backfill, let pacer { limits.bytes = min(limits.bytes, pacer.deliveryBytes) }
         let read: (readings: [StoredReading], end: Int64)
         do {
-            read = try await worker.perform { try readers.partitions[index].next(within: limits) }
+            read = try await worker.perform { [limits] in
+                guard let reader = readers.reader(index, cursor) else { return ([], 0) }
+                return try reader.next(within: limits, before: stop)
+            }
         } catch is CancellationError {
             return .readFailed
         } catch {
@@ -207,16 +289,24 @@ public final class Forwarder: Service, Sendable {
         }
         enum Next: Equatable { case nothing, skipped, deliver(UInt64) }
         let next = state.withLock { state -> Next in
-            guard read.end > state.window.nextOffset(index) else { return .nothing }
+            let start = cursor == .head ? state.window.nextOffset(index) : state.window.backfill(index)?.next
+            guard let start, read.end > start else { return .nothing }
             guard !read.readings.isEmpty else {
-                state.window.skipped(index, upTo: read.end)
+                state.window.skipped(index, cursor, upTo: read.end)
                 return .skipped
             }
-            let id = state.window.read(index, upTo: read.end)
+            let id = state.window.read(index, cursor, upTo: read.end)
             state.sizes[id] = read.readings.count
             return .deliver(id)
         }
+        if cursor == .backfill {
+            if state.withLock({ $0.window.backfill(index) == nil }) { await finishBackfill(index) }
+            if next == .nothing { return .readFailed }  // the log holds less than the backfill expected
+        }
         guard case let .deliver(id) = next else { return next == .nothing ? .caughtUp : .sent }
+        if cursor == .backfill {
+            pacer?.spend(read.readings.reduce(0) { $0 + $1.reading.approximateEncodedSize }, at: now)
+        }
         let partition = partitions[index]
         let delivery = Delivery(id: id, batch: SinkBatch(deviceID: deviceID, topic: partition.topic,
                                                          partition: partition.id, readings: read.readings),
@@ -229,12 +319,21 @@ public final class Forwarder: Service, Sendable {
         return .sent
     }
 
+    /// The backfill of partition `index` met its head: its reader goes.
+    private func finishBackfill(_ index: Int) async {
+        let readers = self.readers
+        _ = try? await worker.perform { readers.backfills[index] = nil }
+        logger.notice("backfill done", metadata: [
+            "topic": "\(partitions[index].topic)", "partition": "\(partitions[index].id)",
+        ])
+    }
+
     /// Applies the outcomes reported since the last call to the window.
-    private func applyOutcomes() -> (rewinds: [ForwardingWindow.PartitionOffset], acknowledged: Bool, failed: Bool) {
+    private func applyOutcomes() -> (rewinds: [ForwardingWindow.Rewind], acknowledged: Bool, failed: Bool) {
         let reported = outcomes.take()
         guard !reported.isEmpty else { return ([], false, false) }
         let now = SystemClock.wallMilliseconds()
-        var rewinds: [ForwardingWindow.PartitionOffset] = []
+        var rewinds: [ForwardingWindow.Rewind] = []
         var firstError: (any Error)?
         var acknowledged = false
         let (wasUp, isUp) = state.withLock { state in
@@ -246,11 +345,13 @@ public final class Forwarder: Service, Sendable {
                     acknowledged = true
                     if state.window.delivered(id) { state.forwarded += Int64(size) }
                     state.linkUp = true
+                    state.linkProven = true
                     state.lastError = nil
                     state.lastUpload = now
                 case let .failed(error):
                     state.failures += 1
                     state.linkUp = false
+                    state.linkProven = false
                     if !(error is CancellationError) { state.lastError = "\(error)" }
                     firstError = firstError ?? error
                     if let rewind = state.window.failed(id) { rewinds.append(rewind) }
@@ -265,10 +366,16 @@ public final class Forwarder: Service, Sendable {
         } else if !wasUp, isUp {
             logger.notice("delivery works again")
         }
-        // Rewinds of one partition: the last one is the earliest offset.
-        var latest: [Int: Int64] = [:]
-        for rewind in rewinds { latest[rewind.partition] = min(latest[rewind.partition] ?? .max, rewind.offset) }
-        return (latest.map { .init(partition: $0.key, offset: $0.value) }, acknowledged, firstError != nil)
+        // Rewinds of one cursor: the earliest offset wins.
+        var earliest: [ForwardingWindow.Rewind] = []
+        for rewind in rewinds {
+            if let index = earliest.firstIndex(where: { $0.partition == rewind.partition && $0.cursor == rewind.cursor }) {
+                earliest[index].offset = min(earliest[index].offset, rewind.offset)
+            } else {
+                earliest.append(rewind)
+            }
+        }
+        return (earliest, acknowledged, firstError != nil)
     }
 
     /// Between the stop request and the end of the last deliveries.
@@ -304,7 +411,8 @@ public final class Forwarder: Service, Sendable {
                 return SinkPartitionStatus(
                     topic: partitions[index].topic, partition: partitions[index].id,
                     acknowledgedOffset: acknowledged, committedOffset: state.window.committedOffset(index),
-                    lag: max(0, views[index].durableOffset - max(acknowledged, views[index].startOffset)))
+                    lag: max(0, views[index].durableOffset - max(acknowledged, views[index].startOffset)),
+                    backfillLag: state.window.backfill(index).map { max(0, $0.end - acknowledged) } ?? 0)
             }
             return SinkStatus(name: sink.name, forwarded: state.forwarded, failures: state.failures,
                               lag: rows.reduce(0) { $0 + $1.lag }, linkUp: state.linkUp,

@@ -36,12 +36,13 @@ final class ReadAhead {
         carried = []
     }
 
-    /// The next readings within `limits` and the offset after them (past
-    /// any offsets the log skipped, so a delivery covers its gaps). No
-    /// readings with an `end` beyond the last one means the offsets up to
-    /// `end` hold nothing; no readings at the same `end` means caught up.
-    /// After a throw, what was read is gone: `rewind` before reading again.
-    func next(within limits: BatchLimits) throws -> (readings: [StoredReading], end: Int64) {
+    /// The next readings within `limits`, below `stop`, and the offset after
+    /// them (past any offsets the log skipped, so a delivery covers its
+    /// gaps; never past `stop`). No readings with an `end` beyond the last
+    /// one means the offsets up to `end` hold nothing; no readings at the
+    /// same `end` means caught up. After a throw, what was read is gone:
+    /// `rewind` before reading again.
+    func next(within limits: BatchLimits, before stop: Int64 = .max) throws -> (readings: [StoredReading], end: Int64) {
         var readings: [StoredReading] = []
         var bytes = 0
         var cut = 0
@@ -49,19 +50,19 @@ final class ReadAhead {
         // decoded straight into the delivery, until a limit is reached.
         swap(&readings, &carried)
         while true {
-            while cut < readings.count, cut < limits.readings {
+            while cut < readings.count, cut < limits.readings, readings[cut].offset < stop {
                 let size = readings[cut].reading.approximateEncodedSize
                 if bytes + size > limits.bytes, cut > 0 { break }
                 bytes += size
                 cut += 1
             }
-            if cut < readings.count || cut == limits.readings { break }
+            if cut < readings.count || cut == limits.readings || reader.position >= stop { break }
             if try reader.next(appendingTo: &readings) == 0 { break }
         }
         if cut < readings.count {
             carried = Array(readings[cut...])
             readings.removeSubrange(cut...)
         }
-        return (readings, carried.first?.offset ?? reader.position)
+        return (readings, min(stop, carried.first?.offset ?? reader.position))
     }
 }

@@ -122,6 +122,8 @@ public struct SinkStatus: Sendable, Codable, Equatable {
     public var inFlight: Int
     /// Per forwarded partition: its committed offset and lag.
     public var partitions: [SinkPartitionStatus]
+    /// Backlog readings still to be acknowledged behind live ones, over all partitions.
+    public var backfillLag: Int64 { partitions.reduce(0) { $0 + $1.backfillLag } }
     /// The sink's own figures (`Sink.statistics`).
     public var statistics: [SinkStatistic]
     /// Why the last delivery failed; nil once one succeeds.
@@ -152,13 +154,18 @@ public struct SinkPartitionStatus: Sendable, Codable, Equatable {
     /// The offset committed to disk (a restart resumes here).
     public var committedOffset: Int64
     public var lag: Int64
+    /// While live readings go out ahead of a backlog: the backlog's
+    /// readings not acknowledged yet (0 when not backfilling).
+    public var backfillLag: Int64
 
-    public init(topic: String, partition: Int, acknowledgedOffset: Int64, committedOffset: Int64, lag: Int64) {
+    public init(topic: String, partition: Int, acknowledgedOffset: Int64, committedOffset: Int64, lag: Int64,
+                backfillLag: Int64 = 0) {
         self.topic = topic
         self.partition = partition
         self.acknowledgedOffset = acknowledgedOffset
         self.committedOffset = committedOffset
         self.lag = lag
+        self.backfillLag = backfillLag
     }
 }
 
