@@ -4,8 +4,9 @@ import Synchronization
 import TributaryCore
 
 /// A `type = "mqtt"` sink: publishes every reading of its topics to a
-/// central MQTT broker, one JSON message per reading, at QoS 1 unless told
-/// otherwise (MQTT v5, through libmosquitto).
+/// central MQTT broker (MQTT v5, through libmosquitto) at QoS 1 unless told
+/// otherwise: one JSON message per reading, or a delivery's readings in one
+/// message (a JSON array, or line protocol).
 ///
 /// A delivery is acknowledged once the broker acknowledged every one of its
 /// messages (PUBACK at QoS 1, PUBCOMP at QoS 2, sent at QoS 0); a refusal
@@ -51,6 +52,8 @@ public final class MQTTSink: Sink, Sendable {
                            help: "Messages the MQTT broker acknowledged (PUBACK at QoS 1)"),
              SinkStatistic(name: "messages_refused_total", value: Double(state.refused),
                            help: "Messages the MQTT broker refused (MQTT v5 reason code 0x80 or more)"),
+             SinkStatistic(name: "messages_in_flight", value: Double(state.deliveries.count),
+                           help: "Messages published and not acknowledged by the MQTT broker yet"),
              SinkStatistic(name: "reconnects_total", value: Double(max(0, state.connects - 1)),
                            help: "Connections to the MQTT broker after the first"),
              SinkStatistic(name: "connected", value: state.connected ? 1 : 0,
@@ -87,41 +90,71 @@ public final class MQTTSink: Sink, Sendable {
         }
         let batch = delivery.batch
         let key = ObjectIdentifier(delivery)
-        state.withLock { $0.remaining[key] = batch.readings.count }
+        state.withLock { $0.remaining[key] = settings.payload.isBatch ? 1 : batch.readings.count }
+        let origin = (device: batch.deviceID, topic: batch.topic)
         var payload: [UInt8] = []
-        for stored in batch.readings {
-            payload.removeAll(keepingCapacity: true)
-            ReadingJSON.writeLine(stored, partition: batch.partition, to: &payload,
-                                  origin: (device: batch.deviceID, topic: batch.topic))
-            payload.removeLast()  // the newline
-            let topic = settings.topic(device: batch.deviceID, topic: batch.topic, partition: batch.partition,
-                                       sensor: stored.reading.sensor)
-            let identity = [("device", batch.deviceID), ("topic", batch.topic), ("partition", "\(batch.partition)"),
-                            ("offset", "\(stored.offset)")]
-            state.withLock { $0.publishing = true }
-            let mid: Int32
-            do {
-                mid = try client.publish(topic: topic, payload: payload, qos: Int32(settings.qos),
-                                         properties: identity)
-            } catch {
-                state.withLock { state in
-                    state.publishing = false
-                    state.early.removeAll()
-                    state.remaining[key] = nil
+        do {
+            switch settings.payload {
+            case .json:
+                for stored in batch.readings {
+                    payload.removeAll(keepingCapacity: true)
+                    ReadingJSON.writeLine(stored, partition: batch.partition, to: &payload, origin: origin)
+                    payload.removeLast()  // the newline
+                    try publish(payload, of: delivery, sensor: stored.reading.sensor, offset: stored.offset)
                 }
-                throw error
-            }
-            let early = state.withLock { state -> Int32? in
-                defer {
-                    state.publishing = false
-                    state.early.removeAll()
+            case .jsonBatch:
+                payload.append(UInt8(ascii: "["))
+                for stored in batch.readings {
+                    if payload.count > 1 { payload.append(UInt8(ascii: ",")) }
+                    ReadingJSON.writeLine(stored, partition: batch.partition, to: &payload, origin: origin)
+                    payload.removeLast()
                 }
-                state.deliveries[mid] = delivery
-                state.published += 1
-                return state.early[mid]
+                payload.append(UInt8(ascii: "]"))
+                try publish(payload, of: delivery, offset: batch.readings.first?.offset ?? 0)
+            case .lineProtocol:
+                for stored in batch.readings {
+                    ReadingLineProtocol.writeLine(stored, device: batch.deviceID, topic: batch.topic,
+                                                  partition: batch.partition, to: &payload)
+                }
+                try publish(payload, of: delivery, offset: batch.readings.first?.offset ?? 0)
             }
-            if let early { handle(.published(mid: mid, reasonCode: early)) }
+        } catch {
+            state.withLock { $0.remaining[key] = nil }
+            throw error
         }
+    }
+
+    /// Publishes one message of `delivery`: a reading of `sensor` at
+    /// `offset`, or (a batch) the readings from `offset` on; its identity
+    /// goes as user properties.
+    private func publish(_ payload: [UInt8], of delivery: Delivery, sensor: String = "", offset: Int64) throws {
+        let batch = delivery.batch
+        let topic = settings.topic(device: batch.deviceID, topic: batch.topic, partition: batch.partition,
+                                   sensor: sensor)
+        var identity = [("device", batch.deviceID), ("topic", batch.topic), ("partition", "\(batch.partition)"),
+                        ("offset", "\(offset)")]
+        if settings.payload.isBatch { identity.append(("count", "\(batch.readings.count)")) }
+        state.withLock { $0.publishing = true }
+        let mid: Int32
+        do {
+            mid = try client.publish(topic: topic, payload: payload, qos: Int32(settings.qos), properties: identity)
+        } catch {
+            state.withLock { state in
+                state.publishing = false
+                state.early.removeAll()
+            }
+            throw error
+        }
+        let early = state.withLock { state -> Int32? in
+            defer {
+                state.publishing = false
+                state.early.removeAll()
+            }
+            state.deliveries[mid] = delivery
+            state.published += 1
+            return state.early[mid]
+        }
+        if let early { handle(.published(mid: mid, reasonCode: early)) }
     }
 
     public func stop() async {

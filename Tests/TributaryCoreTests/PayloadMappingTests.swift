@@ -153,3 +153,29 @@ import Testing
         #expect((try? SensorTemplate("{{x}}.{0}"))?.parts == [.text("{x}."), .level(0)])
     }
 }
+
+@Suite struct ReadingLineProtocolTests {
+    @Test func whatTheSinkWritesTheSourceReadsBack() throws {
+        let readings: [(Value, Value)] = [
+            (.double(21.5), .double(21.5)), (.int(-7), .int(-7)), (.bool(true), .bool(true)),
+            (.string("a \"quoted\" \\ text"), .string("a \"quoted\" \\ text")),
+            (.bytes([1, 2, 255]), .string("AQL/")), (.double(.nan), .string("NaN")),
+        ]
+        var output: [UInt8] = []
+        for (index, (value, _)) in readings.enumerated() {
+            ReadingLineProtocol.writeLine(StoredReading(offset: Int64(index), reading: Reading(
+                sensor: "boiler, room=2", timestamp: 1_767_225_600_000 + Int64(index), value: value)),
+                device: "box 1", topic: "my readings", partition: 3, to: &output)
+        }
+        let points = try LineProtocol.parse(output)
+        #expect(points.count == readings.count)
+        for (index, point) in points.enumerated() {
+            #expect(point.measurement == "my readings")
+            #expect(point.tags.map(\.key) == ["device", "partition", "sensor"])
+            #expect(point.tags.map(\.value) == ["box 1", "3", "boiler, room=2"])
+            #expect(point.fields.map(\.key) == ["value", "offset"])
+            #expect(point.fields[0].value == readings[index].1 && point.fields[1].value == .int(Int64(index)))
+            #expect(point.timestamp == (1_767_225_600_000 + Int64(index)) * 1_000_000)
+        }
+    }
+}

@@ -38,6 +38,7 @@ struct MQTTSinkSettingsTests {
         let settings = try #require(sink.settings as? MQTTSinkSettings)
         #expect(settings.connection.broker == MQTTBroker(host: "central", port: 1884) && settings.qos == 2)
         #expect(settings.maxInflight == 100 && settings.connection.clientID == nil)
+        #expect(settings.payload == .json && settings.topicTemplate == "devices/{device}/{topic}/{sensor}")
         #expect(settings.topic(device: "box-1", topic: "readings", partition: 1, sensor: "boiler/+temp#")
             == "devices/box-1/readings/boiler/_temp_", "wildcards in a sensor id cannot be published")
     }
@@ -48,6 +49,10 @@ struct MQTTSinkSettingsTests {
         ("url = \"mqtt://central\"\ninsecure = true", 8, "sinks[0].insecure", "TLS settings need an mqtts:// url"),
         ("url = \"mqtt://central\"\nqos = 3", 8, "sinks[0].qos", "expected 0, 1 or 2"),
         ("url = \"mqtt://central\"\ntopic_template = \"a/#\"", 8, "sinks[0].topic_template", "expected a topic without"),
+        ("url = \"mqtt://central\"\npayload = \"json-batch\"\ntopic_template = \"d/{sensor}\"", 9,
+         "sinks[0].topic_template", "{sensor} names one reading"),
+        ("url = \"mqtt://central\"\npayload = \"csv\"", 8, "sinks[0].payload", "expected \"json\" or \"json-batch\""),
+        ("url = \"mqtt://central\"\nbackfill_rate = \"fast\"", 8, "sinks[0].backfill_rate", "expected a size like"),
     ])
     func mistakes(_ keys: String, _ line: Int, _ key: String, _ message: String) throws {
         let errors = try #require(throws: ConfigurationErrors.self) { try Self.parse(keys) }

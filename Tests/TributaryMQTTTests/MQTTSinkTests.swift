@@ -3,6 +3,7 @@ import ServiceLifecycle
 import Testing
 import TributaryCore
 import TributaryTestSupport
+@testable import TributaryCore
 @testable import TributaryMQTT
 
 /// The MQTT sink against Debian's mosquitto, checked by mosquitto_sub.
@@ -27,9 +28,12 @@ struct MQTTSinkTests {
         return (log, partitions)
     }
 
-    private static func sink(_ broker: MosquittoBroker, qos: Int = 1) throws -> MQTTSink {
+    private static func sink(_ broker: MosquittoBroker, qos: Int = 1,
+                             payload: MQTTSinkSettings.Payload = .json) throws -> MQTTSink {
         var settings = MQTTSinkSettings(broker: MQTTBroker(host: "127.0.0.1", port: broker.port))
         settings.qos = qos
+        settings.payload = payload
+        settings.topicTemplate = payload.defaultTopicTemplate
         return try MQTTSink(name: "central", settings: settings,
                             context: PluginContext(deviceID: "box-1", logger: logger))
     }
@@ -169,6 +173,80 @@ struct MQTTSinkTests {
                                      deviceID: "box-1", partitions: partitions, logger: Self.logger)
         try await Self.forward(verified) { verified.status.partitions.allSatisfy { $0.acknowledgedOffset == 50 } }
         #expect(partitions.map { $0.committedOffset(for: "central") } == [50, 50])
+        try log.close()
+    }
+
+    @Test(arguments: [MQTTSinkSettings.Payload.jsonBatch, .lineProtocol])
+    func batchPayloadsCarryADeliveryPerMessageWithTheIdentityOfItsFirstReading(_ payload: MQTTSinkSettings.Payload)
+        async throws {
+        let scratch = try Scratch()
+        let broker = try MosquittoBroker(scratch: scratch)
+        let subscriber = try MosquittoSubscriber(broker: broker, filter: "devices/#", scratch: scratch)
+        let (log, partitions) = try Self.log(scratch, readings: 1000)
+        let forwarder = try Forwarder(sink: try Self.sink(broker, payload: payload), deviceID: "box-1",
+                                      partitions: partitions, limits: BatchLimits(readings: 100), logger: Self.logger)
+        try await Self.forward(forwarder) { forwarder.status.partitions.allSatisfy { $0.acknowledgedOffset == 500 } }
+        _ = try await offPool { waitUntil(seconds: 10) { subscriber.messages.count >= 10 } }
+        let messages = subscriber.messages
+        #expect(messages.count == 10, "500 readings a partition in deliveries of 100")
+        var seen: Set<String> = []
+        for message in messages {
+            #expect(message.topic == "devices/box-1/readings")
+            let partition = try #require(message.properties["partition"].flatMap(Int.init))
+            let first = try #require(message.properties["offset"].flatMap(Int64.init))
+            #expect(message.properties["count"] == "100" && message.properties["device"] == "box-1")
+            let offsets: [Int64]
+            switch payload {
+            case .jsonBatch:
+                offsets = try JSONDecoder().decode([Received].self, from: Data(message.payload.utf8)).map {
+                    #expect($0.partition == partition && $0.device == "box-1")
+                    return $0.offset
+                }
+            default:
+                let points = try LineProtocol.parse(Array(message.payload.utf8))
+                offsets = points.map { point in
+                    #expect(point.measurement == "readings")
+                    #expect(point.tags.map(\.key) == ["device", "partition", "sensor"])
+                    guard case let .int(offset)? = point.fields.first(where: { $0.key == "offset" })?.value else { return -1 }
+                    #expect(point.timestamp == (1_767_225_600_000 + Int64(2 * offset + Int64(partition))) * 1_000_000)
+                    return offset
+                }
+            }
+            #expect(offsets == Array(first..<(first + 100)), "a delivery's readings, in order")
+            for offset in offsets { seen.insert("\(partition)@\(offset)") }
+        }
+        #expect(seen.count == 1000, "every reading, once")
+        try log.close()
+    }
+
+    @Test func liveFirstANewReadingReachesTheBrokerWithinASecondDuringABackfill() async throws {
+        let scratch = try Scratch()
+        let broker = try MosquittoBroker(scratch: scratch, start: false)
+        let (log, partitions) = try Self.log(scratch, readings: 20_000)
+        let perReading = Reading(sensor: "s0", timestamp: 0, value: .int(0)).approximateEncodedSize
+        let forwarder = try Forwarder(sink: try Self.sink(broker), deviceID: "box-1", partitions: partitions,
+                                      limits: BatchLimits(readings: 500), backfillRate: Int64(perReading * 2000),  // 10 s of backlog
+                                      logger: Self.logger)
+        let group = ServiceGroup(services: [forwarder], logger: Self.logger)
+        var latency: Duration?
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await eventually { forwarder.status.failures > 0 }  // an outage: the broker is down
+            try await offPool { try broker.start() }
+            let subscriber = try await offPool { try MosquittoSubscriber(broker: broker, filter: "devices/#", scratch: scratch) }
+            try await eventually { forwarder.status.backfillLag > 0 }
+            let clock = ContinuousClock()
+            let appended = clock.now
+            try partitions[0].append([Reading(sensor: "live", timestamp: 1, value: .int(1))])
+            try partitions[0].sync()
+            try await eventually { subscriber.messages.contains { $0.topic.hasSuffix("/live") } }
+            latency = clock.now - appended
+            #expect(forwarder.status.backfillLag > 0, "still backfilling when the new reading arrived")
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        let measured = try #require(latency)
+        #expect(measured < .seconds(1), "a new reading reached the broker in \(measured)")
         try log.close()
     }
 }

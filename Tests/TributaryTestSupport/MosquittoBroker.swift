@@ -138,9 +138,10 @@ public final class MosquittoSubscriber: @unchecked Sendable {
         _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
         // stdbuf: line by line into the file (stdio would hold it back in a buffer).
         process.executableURL = URL(fileURLWithPath: "/usr/bin/stdbuf")
-        // -d prints the SUBACK; -F each message as "topic TAB user properties TAB payload".
+        // -d prints the SUBACK; -F each message as "topic TAB user properties TAB payload in hex" (one line,
+        // whatever the payload holds).
         process.arguments = ["-oL", "/usr/bin/mosquitto_sub", "-h", "127.0.0.1", "-p", "\(broker.port)", "-t", filter,
-                             "-q", "1", "-V", "mqttv5", "-F", "%t\\t%P\\t%p", "-d"]
+                             "-q", "1", "-V", "mqttv5", "-F", "%t\\t%P\\t%x", "-d"]
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         process.standardError = process.standardOutput
         try ProcessEnvironment.reading { try process.run() }
@@ -164,7 +165,12 @@ public final class MosquittoSubscriber: @unchecked Sendable {
                 guard let colon = pair.firstIndex(of: ":") else { continue }
                 properties[String(pair[..<colon])] = String(pair[pair.index(after: colon)...])
             }
-            return (String(fields[0]), properties, String(fields[2]))
+            var payload: [UInt8] = []
+            var hex = fields[2].utf8.makeIterator()
+            while let high = hex.next(), let low = hex.next() {
+                payload.append(UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) ?? 0)
+            }
+            return (String(fields[0]), properties, String(decoding: payload, as: UTF8.self))
         }
     }
 }

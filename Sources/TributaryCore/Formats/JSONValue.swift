@@ -81,7 +81,7 @@ public enum JSONValue: Equatable {
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// Appends `value` in decimal, without going through a String.
-    static func writeDecimal(_ value: Int64, to output: inout [UInt8]) {
+    public static func writeDecimal(_ value: Int64, to output: inout [UInt8]) {
         if value < 0 { output.append(UInt8(ascii: "-")) }
         var magnitude = value.magnitude
         var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for UInt64's 20 digits
