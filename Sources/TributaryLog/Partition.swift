@@ -141,6 +141,16 @@ public final class Partition: Sendable {
         try advancingDurable { try $0.sync(configuration: configuration, directory: directory) }
     }
 
+    /// Writes the readings collected for the next batch to the active
+    /// segment now, without syncing: from then on a killed process cannot
+    /// lose them (a power cut still can, until the next sync). For senders
+    /// that acknowledge their own peer once readings are written; the batch
+    /// is smaller than it would have been.
+    public func writeCollected() throws {
+        guard !isReadOnly else { return }
+        try mutate { try $0.writeCollected(configuration: configuration, directory: directory) }
+    }
+
     /// Syncs if the `.interval` policy says it is time; call it from a timer.
     public func syncIfDue() throws {
         guard !isReadOnly, case let .interval(delay, bytes) = configuration.flush else { return }

@@ -14,26 +14,52 @@ import TributaryCore
 /// unreachable `send` fails at once, so the backlog stays in the log, not in
 /// the client's memory; when the connection drops, every delivery in flight
 /// fails and goes out again after the reconnect. Every message carries its
-/// identity (device, topic, partition, offset) in the JSON body and as user
+/// identity (device, topic, partition, offset) in its payload and as user
 /// properties, so the central side can drop repeats.
+///
+/// The sink hands libmosquitto at most `max_inflight` messages at a time
+/// and keeps the rest of its deliveries' messages itself, live deliveries
+/// ahead of backfill ones: a new reading does not queue behind a backlog
+/// in libmosquitto's own first-come queue.
 public final class MQTTSink: Sink, Sendable {
     public let name: String
     /// Deliveries in flight: enough to keep `max_inflight` messages going while the next is read.
     public let window = 4
     private let settings: MQTTSinkSettings
-    private let deviceID: String
     private let logger: Logger
     private let client: MosquittoClient
     private let state = Mutex(State())
+    /// Whether a thread is handing messages to libmosquitto (`pump`), and whether another asked for it meanwhile.
+    private let pumping = Atomic(false)
+    private let pumpRequested = Atomic(false)
+
+    /// A message ready to publish.
+    private struct Message {
+        var topic: String
+        var payload: [UInt8]
+        var properties: [(String, String)]
+    }
+
+    /// A delivery whose messages are not all handed to libmosquitto yet.
+    private struct Outgoing {
+        var delivery: Delivery
+        var messages: [Message]
+        var next = 0
+    }
 
     private struct State {
         var connected = false
         var lastError: String?
+        /// Deliveries with messages to publish, in the order sent: live ones, and backfill ones after them.
+        var live: [Outgoing] = []
+        var backfill: [Outgoing] = []
+        /// Messages handed to libmosquitto and not acknowledged yet.
+        var inFlight = 0
         /// The delivery each message in flight belongs to.
         var deliveries: [Int32: Delivery] = [:]
         /// Per delivery in flight: its messages not acknowledged yet.
         var remaining: [ObjectIdentifier: Int] = [:]
-        /// True while `send` is inside a publish call: an acknowledgement
+        /// True while `pump` is inside a publish call: an acknowledgement
         /// may come back before the call has returned the message's id.
         var publishing = false
         /// Acknowledgements (reason codes by message id) that came back during the publish call.
@@ -42,6 +68,41 @@ public final class MQTTSink: Sink, Sendable {
         var acknowledged: Int64 = 0
         var refused: Int64 = 0
         var connects: Int64 = 0
+
+        /// The next message to publish, live deliveries first.
+        mutating func takeNext() -> (Delivery, Message)? {
+            if let next = Self.take(from: &live) { return next }
+            return Self.take(from: &backfill)
+        }
+
+        private static func take(from queue: inout [Outgoing]) -> (Delivery, Message)? {
+            guard !queue.isEmpty else { return nil }
+            let message = queue[0].messages[queue[0].next]
+            let delivery = queue[0].delivery
+            queue[0].next += 1
+            if queue[0].next == queue[0].messages.count { queue.removeFirst() }
+            return (delivery, message)
+        }
+
+        /// Forgets everything in flight and queued; returns the deliveries concerned, once each.
+        mutating func dropAll() -> [Delivery] {
+            var seen = Set<ObjectIdentifier>()
+            let all = Array(deliveries.values) + (live + backfill).map(\.delivery)
+            deliveries.removeAll()
+            remaining.removeAll()
+            live.removeAll()
+            backfill.removeAll()
+            inFlight = 0
+            return all.filter { seen.insert(ObjectIdentifier($0)).inserted }
+        }
+
+        /// Forgets `delivery` (failed): its messages still queued and its count.
+        mutating func drop(_ delivery: Delivery) {
+            let key = ObjectIdentifier(delivery)
+            remaining[key] = nil
+            live.removeAll { ObjectIdentifier($0.delivery) == key }
+            backfill.removeAll { ObjectIdentifier($0.delivery) == key }
+        }
     }
 
     public var statistics: [SinkStatistic] {
@@ -52,8 +113,11 @@ public final class MQTTSink: Sink, Sendable {
                            help: "Messages the MQTT broker acknowledged (PUBACK at QoS 1)"),
              SinkStatistic(name: "messages_refused_total", value: Double(state.refused),
                            help: "Messages the MQTT broker refused (MQTT v5 reason code 0x80 or more)"),
-             SinkStatistic(name: "messages_in_flight", value: Double(state.deliveries.count),
+             SinkStatistic(name: "messages_in_flight", value: Double(state.inFlight),
                            help: "Messages published and not acknowledged by the MQTT broker yet"),
+             SinkStatistic(name: "messages_queued", value: Double((state.live + state.backfill).reduce(0) {
+                 $0 + $1.messages.count - $1.next
+             }), help: "Messages of deliveries in flight waiting for a place among max_inflight"),
              SinkStatistic(name: "reconnects_total", value: Double(max(0, state.connects - 1)),
                            help: "Connections to the MQTT broker after the first"),
              SinkStatistic(name: "connected", value: state.connected ? 1 : 0,
@@ -64,7 +128,6 @@ public final class MQTTSink: Sink, Sendable {
     init(name: String, settings: MQTTSinkSettings, context: PluginContext) throws {
         self.name = name
         self.settings = settings
-        self.deviceID = context.deviceID
         var logger = context.logger
         logger[metadataKey: "sink"] = "\(name)"
         self.logger = logger
@@ -88,62 +151,88 @@ public final class MQTTSink: Sink, Sendable {
             throw MQTTError.connection(broker: settings.connection.broker.description,
                                        reason: lastError ?? client.loggedError ?? "not connected yet")
         }
-        let batch = delivery.batch
-        let key = ObjectIdentifier(delivery)
-        state.withLock { $0.remaining[key] = settings.payload.isBatch ? 1 : batch.readings.count }
+        let messages = self.messages(of: delivery.batch)
+        state.withLock { state in
+            state.remaining[ObjectIdentifier(delivery)] = messages.count
+            let outgoing = Outgoing(delivery: delivery, messages: messages)
+            if delivery.isBackfill { state.backfill.append(outgoing) } else { state.live.append(outgoing) }
+        }
+        pump()
+    }
+
+    /// The messages of `batch`, per `payload`, each with its identity.
+    private func messages(of batch: SinkBatch) -> [Message] {
         let origin = (device: batch.deviceID, topic: batch.topic)
+        var identity = [("device", batch.deviceID), ("topic", batch.topic), ("partition", "\(batch.partition)"),
+                        ("offset", "\(batch.readings.first?.offset ?? 0)")]
+        let batchTopic = settings.topic(device: batch.deviceID, topic: batch.topic, partition: batch.partition)
         var payload: [UInt8] = []
-        do {
-            switch settings.payload {
-            case .json:
-                for stored in batch.readings {
-                    payload.removeAll(keepingCapacity: true)
-                    ReadingJSON.writeLine(stored, partition: batch.partition, to: &payload, origin: origin)
-                    payload.removeLast()  // the newline
-                    try publish(payload, of: delivery, sensor: stored.reading.sensor, offset: stored.offset)
-                }
-            case .jsonBatch:
-                payload.append(UInt8(ascii: "["))
-                for stored in batch.readings {
-                    if payload.count > 1 { payload.append(UInt8(ascii: ",")) }
-                    ReadingJSON.writeLine(stored, partition: batch.partition, to: &payload, origin: origin)
-                    payload.removeLast()
-                }
-                payload.append(UInt8(ascii: "]"))
-                try publish(payload, of: delivery, offset: batch.readings.first?.offset ?? 0)
-            case .lineProtocol:
-                for stored in batch.readings {
-                    ReadingLineProtocol.writeLine(stored, device: batch.deviceID, topic: batch.topic,
-                                                  partition: batch.partition, to: &payload)
-                }
-                try publish(payload, of: delivery, offset: batch.readings.first?.offset ?? 0)
+        switch settings.payload {
+        case .json:
+            return batch.readings.map { stored in
+                payload.removeAll(keepingCapacity: true)
+                ReadingJSON.writeLine(stored, partition: batch.partition, to: &payload, origin: origin)
+                payload.removeLast()  // the newline
+                identity[3].1 = "\(stored.offset)"
+                return Message(topic: settings.topic(device: batch.deviceID, topic: batch.topic,
+                                                     partition: batch.partition, sensor: stored.reading.sensor),
+                               payload: payload, properties: identity)
             }
-        } catch {
-            state.withLock { $0.remaining[key] = nil }
-            throw error
+        case .jsonBatch:
+            payload.append(UInt8(ascii: "["))
+            for stored in batch.readings {
+                if payload.count > 1 { payload.append(UInt8(ascii: ",")) }
+                ReadingJSON.writeLine(stored, partition: batch.partition, to: &payload, origin: origin)
+                payload.removeLast()
+            }
+            payload.append(UInt8(ascii: "]"))
+        case .lineProtocol:
+            for stored in batch.readings {
+                ReadingLineProtocol.writeLine(stored, device: batch.deviceID, topic: batch.topic,
+                                              partition: batch.partition, to: &payload)
+            }
+        }
+        return [Message(topic: batchTopic, payload: payload, properties: identity + [("count", "\(batch.readings.count)")])]
+    }
+
+    /// Hands queued messages to libmosquitto while fewer than `max_inflight`
+    /// are in flight. Called from `send` and from acknowledgements on the
+    /// loop thread; one thread at a time publishes, and a call that finds
+    /// another publishing leaves the work to it.
+    private func pump() {
+        pumpRequested.store(true, ordering: .sequentiallyConsistent)
+        while pumpRequested.load(ordering: .sequentiallyConsistent) {
+            guard pumping.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged
+            else { return }
+            pumpRequested.store(false, ordering: .sequentiallyConsistent)
+            while let (delivery, message) = state.withLock({ state -> (Delivery, Message)? in
+                guard state.connected, state.inFlight < settings.maxInflight, let next = state.takeNext() else {
+                    return nil
+                }
+                state.inFlight += 1
+                state.publishing = true
+                return next
+            }) {
+                publish(message, of: delivery)
+            }
+            pumping.store(false, ordering: .sequentiallyConsistent)
         }
     }
 
-    /// Publishes one message of `delivery`: a reading of `sensor` at
-    /// `offset`, or (a batch) the readings from `offset` on; its identity
-    /// goes as user properties.
-    private func publish(_ payload: [UInt8], of delivery: Delivery, sensor: String = "", offset: Int64) throws {
-        let batch = delivery.batch
-        let topic = settings.topic(device: batch.deviceID, topic: batch.topic, partition: batch.partition,
-                                   sensor: sensor)
-        var identity = [("device", batch.deviceID), ("topic", batch.topic), ("partition", "\(batch.partition)"),
-                        ("offset", "\(offset)")]
-        if settings.payload.isBatch { identity.append(("count", "\(batch.readings.count)")) }
-        state.withLock { $0.publishing = true }
+    private func publish(_ message: Message, of delivery: Delivery) {
         let mid: Int32
         do {
-            mid = try client.publish(topic: topic, payload: payload, qos: Int32(settings.qos), properties: identity)
+            mid = try client.publish(topic: message.topic, payload: message.payload, qos: Int32(settings.qos),
+                                     properties: message.properties)
         } catch {
             state.withLock { state in
                 state.publishing = false
                 state.early.removeAll()
+                state.inFlight -= 1
+                state.drop(delivery)
             }
-            throw error
+            delivery.fail(error)
+            return
         }
         let early = state.withLock { state -> Int32? in
             defer {
@@ -166,10 +255,7 @@ public final class MQTTSink: Sink, Sendable {
             }
         }
         // What is still in flight is released unacknowledged: it goes out again at the next start.
-        state.withLock { state in
-            state.deliveries.removeAll()
-            state.remaining.removeAll()
-        }
+        _ = state.withLock { $0.dropAll() }
     }
 
     /// Runs on libmosquitto's loop thread.
@@ -197,12 +283,7 @@ public final class MQTTSink: Sink, Sendable {
                 let news = state.connected || state.lastError != reason
                 state.connected = false
                 state.lastError = reason
-                defer {
-                    state.deliveries.removeAll()
-                    state.remaining.removeAll()
-                }
-                var seen = Set<ObjectIdentifier>()
-                return (state.deliveries.values.filter { seen.insert(ObjectIdentifier($0)).inserted }, news)
+                return (state.dropAll(), news)
             }
             let error = MQTTError.connection(broker: settings.connection.broker.description, reason: reason)
             for delivery in failed { delivery.fail(error) }
@@ -220,23 +301,26 @@ public final class MQTTSink: Sink, Sendable {
                     if state.publishing { state.early[mid] = reasonCode }
                     return nil
                 }
+                state.inFlight -= 1
                 if reasonCode >= 0x80 { state.refused += 1 } else { state.acknowledged += 1 }
                 let key = ObjectIdentifier(delivery)
                 guard let left = state.remaining[key] else { return nil }
                 if reasonCode >= 0x80 {
-                    state.remaining[key] = nil
+                    state.drop(delivery)
                     return (delivery, false)
                 }
                 state.remaining[key] = left > 1 ? left - 1 : nil
                 return left == 1 ? (delivery, true) : nil
             }
-            guard let (delivery, done) = outcome else { return }
-            if done {
-                delivery.acknowledge()
-            } else {
-                delivery.fail(MQTTError.refused(topic: delivery.batch.topic,
-                                                reason: String(cString: mosquitto_reason_string(reasonCode))))
+            if let (delivery, done) = outcome {
+                if done {
+                    delivery.acknowledge()
+                } else {
+                    delivery.fail(MQTTError.refused(topic: delivery.batch.topic,
+                                                    reason: String(cString: mosquitto_reason_string(reasonCode))))
+                }
             }
+            pump()  // a place among max_inflight is free
         }
     }
 }

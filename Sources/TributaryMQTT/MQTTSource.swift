@@ -15,14 +15,16 @@ import TributaryCore
 /// remembered in the state directory), since the session would keep them.
 ///
 /// The network loop runs on a thread of the source's own, and a message is
-/// acknowledged only once the log has appended its readings: libmosquitto
-/// (2.0.11) queues a QoS 1 PUBACK, or QoS 2 PUBREC, before it calls back
-/// with the message, but that packet reaches the socket only when the loop
-/// next writes. So the loop reads what the socket holds, hands the readings
-/// over until written, and only then writes. A kill -9 loses nothing the
-/// broker considers delivered; a power cut loses at most what the log's
-/// flush policy leaves unsynced (`fsync_interval`, or nothing with
-/// `every-batch`), as for every other source.
+/// acknowledged only once the log has written its readings: libmosquitto
+/// (2.0.11) queues a QoS 1 PUBACK before it calls back with the message,
+/// but that packet reaches the socket only when the loop next writes. So
+/// the loop reads what the socket holds, hands the readings over until
+/// written, and only then writes. A kill -9 loses nothing the broker
+/// considers delivered; a power cut loses at most what the log's flush
+/// policy leaves unsynced (`fsync_interval`, or nothing with `every-batch`),
+/// as for every other source. QoS 2 cannot do as well: libmosquitto sends
+/// PUBREC and keeps the message until PUBREL before calling back, and the
+/// broker forgets the message at PUBREC.
 final class MQTTSource: Source, Sendable {
     let name: String
     let settings: MQTTSourceSettings

@@ -10,11 +10,27 @@ struct DaemonFixture {
     let configPath: String
     var dataDirectory: String { scratch.path("log") }
 
-    /// - Parameter log: more `[log]` settings, one per line.
-    init(scratch: Scratch, sensors: Int = 4, rate: Double = 50, log: String = "") throws {
+    /// - Parameters:
+    ///   - log: more `[log]` settings, one per line.
+    ///   - pipeline: `[[sources]]` and `[[sinks]]` tables instead of the simulated sensors and stdout sink.
+    init(scratch: Scratch, sensors: Int = 4, rate: Double = 50, log: String = "", pipeline: String? = nil) throws {
         self.scratch = scratch
         self.port = try FreePort.find()
         self.configPath = scratch.path("tributary.toml")
+        let simulated = """
+            [[sources]]
+            type = "sim"
+            name = "sim"
+            topic = "readings"
+            sensors = \(sensors)
+            rate = \(rate)
+            seed = 7
+
+            [[sinks]]
+            type = "stdout"
+            name = "out"
+            topics = ["readings"]
+            """
         let text = """
             [device]
             id = "test-box"
@@ -30,18 +46,7 @@ struct DaemonFixture {
             [topics.readings]
             partitions = 2
 
-            [[sources]]
-            type = "sim"
-            name = "sim"
-            topic = "readings"
-            sensors = \(sensors)
-            rate = \(rate)
-            seed = 7
-
-            [[sinks]]
-            type = "stdout"
-            name = "out"
-            topics = ["readings"]
+            \(pipeline ?? simulated)
 
             [metrics]
             listen = "127.0.0.1:\(port)"

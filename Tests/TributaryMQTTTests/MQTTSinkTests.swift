@@ -233,13 +233,16 @@ struct MQTTSinkTests {
             tasks.addTask { try await group.run() }
             try await eventually { forwarder.status.failures > 0 }  // an outage: the broker is down
             try await offPool { try broker.start() }
-            let subscriber = try await offPool { try MosquittoSubscriber(broker: broker, filter: "devices/#", scratch: scratch) }
+            // Watching the new reading's topic only, so the test reads a few lines, not the whole backlog.
+            let subscriber = try await offPool {
+                try MosquittoSubscriber(broker: broker, filter: "devices/box-1/readings/live", scratch: scratch)
+            }
             try await eventually { forwarder.status.backfillLag > 0 }
             let clock = ContinuousClock()
             let appended = clock.now
             try partitions[0].append([Reading(sensor: "live", timestamp: 1, value: .int(1))])
             try partitions[0].sync()
-            try await eventually { subscriber.messages.contains { $0.topic.hasSuffix("/live") } }
+            try await eventually { !subscriber.messages.isEmpty }
             latency = clock.now - appended
             #expect(forwarder.status.backfillLag > 0, "still backfilling when the new reading arrived")
             await group.triggerGracefulShutdown()

@@ -11,13 +11,18 @@ import Synchronization
 /// sink that loses one can neither hold its window nor skip its readings.
 public final class Delivery: Sendable {
     public let batch: SinkBatch
+    /// Whether it carries backlog sent behind live readings (live first). A
+    /// sink that queues messages of its own sends the others first, so a new
+    /// reading does not wait behind the backlog there.
+    public let isBackfill: Bool
     let id: UInt64
     private let outcomes: DeliveryOutcomes
     private let settled = Atomic(false)
 
-    init(id: UInt64, batch: SinkBatch, outcomes: DeliveryOutcomes) {
+    init(id: UInt64, batch: SinkBatch, isBackfill: Bool = false, outcomes: DeliveryOutcomes) {
         self.id = id
         self.batch = batch
+        self.isBackfill = isBackfill
         self.outcomes = outcomes
     }
 

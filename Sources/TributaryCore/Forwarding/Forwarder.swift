@@ -310,7 +310,7 @@ public final class Forwarder: Service, Sendable {
         let partition = partitions[index]
         let delivery = Delivery(id: id, batch: SinkBatch(deviceID: deviceID, topic: partition.topic,
                                                          partition: partition.id, readings: read.readings),
-                                outcomes: outcomes)
+                                isBackfill: cursor == .backfill, outcomes: outcomes)
         do {
             try await sink.send(delivery)
         } catch {

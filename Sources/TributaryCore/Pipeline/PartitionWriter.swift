@@ -123,11 +123,11 @@ public final class PartitionWriter: Sendable {
     /// Queues `readings`, blocking the calling thread while the queue is
     /// full: for a client library's own thread (never the cooperative pool),
     /// so that backpressure holds the client back. `whenWritten`, if given,
-    /// is called on the writer's thread once the readings are appended to
-    /// the partition (in the page cache, so a kill -9 no longer loses them;
-    /// synced too if the flush policy syncs then), or failed to append
-    /// (counted by the partition's statistics); it is not called when this
-    /// throws.
+    /// is called on the writer's thread once the readings are written to
+    /// the partition's file (`Partition.writeCollected`: in the page cache,
+    /// so a kill -9 no longer loses them; synced too if the flush policy
+    /// syncs then), or failed to be (counted by the partition's statistics);
+    /// it is not called when this throws.
     /// - Throws: `.writerStopped` once `stop` has been called.
     public func handOver(_ readings: [Reading], whenWritten: (@Sendable () -> Void)? = nil) throws {
         guard !readings.isEmpty else { whenWritten?(); return }
@@ -226,6 +226,8 @@ public final class PartitionWriter: Sendable {
             for waiter in admitted { waiter.admit(nil) }
             if !admitted.isEmpty { wake.signal() }
             if !batch.isEmpty { perform("append") { try partition.append(batch) } }
+            // Appended readings may wait in memory for a fuller batch; a sender waiting for them to be written may not.
+            if !written.isEmpty { perform("write") { try partition.writeCollected() } }
             perform("sync") { try partition.syncIfDue() }
             for callback in written { callback() }
             // Stopping refuses new senders, so with nothing taken this turn nothing is left.

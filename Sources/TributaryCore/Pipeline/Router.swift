@@ -19,7 +19,7 @@ public struct Router: Sendable {
     }
 
     /// Like `send`, but blocks the calling thread while a writer's queue is
-    /// full (and, with `untilWritten`, until the writers have appended
+    /// full (and, with `untilWritten`, until the writers have written
     /// them): for client libraries' own threads, never the cooperative pool.
     public func handOver(_ readings: [Reading], to topic: String, untilWritten: Bool = false) throws {
         for (writer, group) in try route(readings, to: topic) {

@@ -80,9 +80,9 @@ public final class SourceOutput: Sendable {
     /// Routes `readings` into the source's topic, blocking the calling thread
     /// while the partition writers' queues are full. Call it from a client
     /// library's own thread, never from a task. With `untilWritten`, it
-    /// returns only once the partition writers have appended the readings
-    /// (a kill -9 can no longer lose them): for a client that acknowledges
-    /// its peer when this returns.
+    /// returns only once the partition writers have written the readings to
+    /// their files (a kill -9 can no longer lose them; a power cut can until
+    /// the next sync): for a client that acknowledges its peer when this returns.
     /// - Throws: `PipelineError.writerStopped` when the daemon is stopping.
     public func handOver(_ readings: [Reading], untilWritten: Bool = false) throws {
         let groups = try router.route(readings, to: topic)
@@ -144,7 +144,7 @@ public final class SourceOutput: Sendable {
 
     /// `reportMalformed` for client libraries' own threads: blocks while the
     /// dead-letter topic's queue is full (and, with `untilWritten`, until it
-    /// is appended, as for `handOver`).
+    /// is written, as for `handOver`).
     public func handOverMalformed(_ raw: [UInt8], reason: String, detail: String? = nil, at timestamp: Int64,
                                   untilWritten: Bool = false) {
         guard let deadLetter = noteMalformed(raw, reason: reason, detail: detail, at: timestamp),

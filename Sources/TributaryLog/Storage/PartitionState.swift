@@ -196,6 +196,12 @@ struct PartitionState {
         account()
     }
 
+    /// Writes the readings collected for the next batch, without syncing.
+    mutating func writeCollected(configuration: LogConfiguration, directory: String) throws {
+        try checkUsable()
+        try writePending(configuration: configuration, directory: directory)
+    }
+
     mutating func sync(configuration: LogConfiguration, directory: String) throws {
         try checkUsable()
         try writePending(configuration: configuration, directory: directory)
