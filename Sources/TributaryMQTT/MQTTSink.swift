@@ -26,6 +26,7 @@ public final class MQTTSink: Sink, Sendable {
     /// Deliveries in flight: enough to keep `max_inflight` messages going while the next is read.
     public let window = 4
     private let settings: MQTTSinkSettings
+    private let topics: TopicTemplate
     private let logger: Logger
     private let client: MosquittoClient
     private let state = Mutex(State())
@@ -33,19 +34,33 @@ public final class MQTTSink: Sink, Sendable {
     private let pumping = Atomic(false)
     private let pumpRequested = Atomic(false)
 
-    /// A message ready to publish.
-    private struct Message {
-        var topic: String
-        var payload: [UInt8]
-        var properties: [(String, String)]
-    }
-
     /// A delivery whose messages are not all handed to libmosquitto yet.
+    /// Messages are made when they are published, so a delivery waiting
+    /// here costs its readings, not their JSON too.
     private struct Outgoing {
         var delivery: Delivery
-        var messages: [Message]
+        /// `topic_template` filled in for the delivery's batch, but for the sensor.
+        var topicPieces: [String?]
+        /// The identity every message of the delivery shares: device, topic and partition.
+        var identity: [(String, String)]
+        var messages: Int
         var next = 0
     }
+
+    /// One message to make and publish: the `index`th of `outgoing`'s delivery.
+    private struct Next {
+        var delivery: Delivery
+        var topicPieces: [String?]
+        var identity: [(String, String)]
+        var index: Int
+    }
+
+    /// The buffer messages are made in; only the thread holding `pumping` touches it.
+    private final class Scratch: @unchecked Sendable {
+        var payload: [UInt8] = []
+    }
+
+    private let scratch = Scratch()
 
     private struct State {
         var connected = false
@@ -68,20 +83,24 @@ public final class MQTTSink: Sink, Sendable {
         var acknowledged: Int64 = 0
         var refused: Int64 = 0
         var connects: Int64 = 0
+        /// `start` waiting for the broker's first answer, by id.
+        var startWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
+        var nextWaiter = 0
+        var answered = false
 
         /// The next message to publish, live deliveries first.
-        mutating func takeNext() -> (Delivery, Message)? {
+        mutating func takeNext() -> Next? {
             if let next = Self.take(from: &live) { return next }
             return Self.take(from: &backfill)
         }
 
-        private static func take(from queue: inout [Outgoing]) -> (Delivery, Message)? {
+        private static func take(from queue: inout [Outgoing]) -> Next? {
             guard !queue.isEmpty else { return nil }
-            let message = queue[0].messages[queue[0].next]
-            let delivery = queue[0].delivery
+            let next = Next(delivery: queue[0].delivery, topicPieces: queue[0].topicPieces, identity: queue[0].identity,
+                            index: queue[0].next)
             queue[0].next += 1
-            if queue[0].next == queue[0].messages.count { queue.removeFirst() }
-            return (delivery, message)
+            if queue[0].next == queue[0].messages { queue.removeFirst() }
+            return next
         }
 
         /// Forgets everything in flight and queued; returns the deliveries concerned, once each.
@@ -116,7 +135,7 @@ public final class MQTTSink: Sink, Sendable {
              SinkStatistic(name: "messages_in_flight", value: Double(state.inFlight),
                            help: "Messages published and not acknowledged by the MQTT broker yet"),
              SinkStatistic(name: "messages_queued", value: Double((state.live + state.backfill).reduce(0) {
-                 $0 + $1.messages.count - $1.next
+                 $0 + $1.messages - $1.next
              }), help: "Messages of deliveries in flight waiting for a place among max_inflight"),
              SinkStatistic(name: "reconnects_total", value: Double(max(0, state.connects - 1)),
                            help: "Connections to the MQTT broker after the first"),
@@ -128,6 +147,7 @@ public final class MQTTSink: Sink, Sendable {
     init(name: String, settings: MQTTSinkSettings, context: PluginContext) throws {
         self.name = name
         self.settings = settings
+        self.topics = TopicTemplate(settings.topicTemplate)
         var logger = context.logger
         logger[metadataKey: "sink"] = "\(name)"
         self.logger = logger
@@ -141,8 +161,49 @@ public final class MQTTSink: Sink, Sendable {
         owner.owner = self
     }
 
+    /// Starts connecting and waits (at most `firstAnswerWait`) for the
+    /// broker's answer, so that the first deliveries do not fail (and warn)
+    /// for want of a CONNACK that is a moment away.
     public func start() async throws {
         try client.start()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.firstAnswer() }
+            group.addTask { try? await Task.sleep(for: Self.firstAnswerWait) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    static let firstAnswerWait: Duration = .seconds(2)
+
+    /// Returns once the broker accepted or refused the first connection, or the task is cancelled.
+    private func firstAnswer() async {
+        let id = state.withLock { state in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.answered || Task.isCancelled { return true }
+                    state.startWaiters[id] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.startWaiters.removeValue(forKey: id) }?.resume()
+        }
+    }
+
+    /// Marks the first answer from the broker (or the failure to reach it) and wakes `start`.
+    private func answered() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.answered = true
+            defer { state.startWaiters.removeAll() }
+            return Array(state.startWaiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
     public func send(_ delivery: Delivery) async throws {
@@ -151,48 +212,53 @@ public final class MQTTSink: Sink, Sendable {
             throw MQTTError.connection(broker: settings.connection.broker.description,
                                        reason: lastError ?? client.loggedError ?? "not connected yet")
         }
-        let messages = self.messages(of: delivery.batch)
+        let batch = delivery.batch
+        guard !batch.readings.isEmpty else {
+            delivery.acknowledge()
+            return
+        }
+        let outgoing = Outgoing(
+            delivery: delivery,
+            topicPieces: topics.resolved(device: batch.deviceID, topic: batch.topic, partition: batch.partition),
+            identity: [("device", batch.deviceID), ("topic", batch.topic), ("partition", "\(batch.partition)")],
+            messages: settings.payload.isBatch ? 1 : batch.readings.count)
         state.withLock { state in
-            state.remaining[ObjectIdentifier(delivery)] = messages.count
-            let outgoing = Outgoing(delivery: delivery, messages: messages)
+            state.remaining[ObjectIdentifier(delivery)] = outgoing.messages
             if delivery.isBackfill { state.backfill.append(outgoing) } else { state.live.append(outgoing) }
         }
         pump()
     }
 
-    /// The messages of `batch`, per `payload`, each with its identity.
-    private func messages(of batch: SinkBatch) -> [Message] {
+    /// Makes message `next` in `scratch.payload` and returns its topic and
+    /// identity (for a batch: its first offset and count).
+    private func make(_ next: Next) -> (topic: String, properties: [(String, String)]) {
+        let batch = next.delivery.batch
         let origin = (device: batch.deviceID, topic: batch.topic)
-        var identity = [("device", batch.deviceID), ("topic", batch.topic), ("partition", "\(batch.partition)"),
-                        ("offset", "\(batch.readings.first?.offset ?? 0)")]
-        let batchTopic = settings.topic(device: batch.deviceID, topic: batch.topic, partition: batch.partition)
-        var payload: [UInt8] = []
+        scratch.payload.removeAll(keepingCapacity: true)
+        var identity = next.identity
         switch settings.payload {
         case .json:
-            return batch.readings.map { stored in
-                payload.removeAll(keepingCapacity: true)
-                ReadingJSON.writeLine(stored, partition: batch.partition, to: &payload, origin: origin)
-                payload.removeLast()  // the newline
-                identity[3].1 = "\(stored.offset)"
-                return Message(topic: settings.topic(device: batch.deviceID, topic: batch.topic,
-                                                     partition: batch.partition, sensor: stored.reading.sensor),
-                               payload: payload, properties: identity)
-            }
+            let stored = batch.readings[next.index]
+            ReadingJSON.writeLine(stored, partition: batch.partition, to: &scratch.payload, origin: origin)
+            scratch.payload.removeLast()  // the newline
+            identity.append(("offset", "\(stored.offset)"))
+            return (TopicTemplate.topic(next.topicPieces, sensor: stored.reading.sensor), identity)
         case .jsonBatch:
-            payload.append(UInt8(ascii: "["))
+            scratch.payload.append(UInt8(ascii: "["))
             for stored in batch.readings {
-                if payload.count > 1 { payload.append(UInt8(ascii: ",")) }
-                ReadingJSON.writeLine(stored, partition: batch.partition, to: &payload, origin: origin)
-                payload.removeLast()
+                if scratch.payload.count > 1 { scratch.payload.append(UInt8(ascii: ",")) }
+                ReadingJSON.writeLine(stored, partition: batch.partition, to: &scratch.payload, origin: origin)
+                scratch.payload.removeLast()
             }
-            payload.append(UInt8(ascii: "]"))
+            scratch.payload.append(UInt8(ascii: "]"))
         case .lineProtocol:
             for stored in batch.readings {
                 ReadingLineProtocol.writeLine(stored, device: batch.deviceID, topic: batch.topic,
-                                              partition: batch.partition, to: &payload)
+                                              partition: batch.partition, to: &scratch.payload)
             }
         }
-        return [Message(topic: batchTopic, payload: payload, properties: identity + [("count", "\(batch.readings.count)")])]
+        identity += [("offset", "\(batch.readings[0].offset)"), ("count", "\(batch.readings.count)")]
+        return (TopicTemplate.topic(next.topicPieces, sensor: ""), identity)
     }
 
     /// Hands queued messages to libmosquitto while fewer than `max_inflight`
@@ -205,7 +271,7 @@ public final class MQTTSink: Sink, Sendable {
             guard pumping.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged
             else { return }
             pumpRequested.store(false, ordering: .sequentiallyConsistent)
-            while let (delivery, message) = state.withLock({ state -> (Delivery, Message)? in
+            while let next = state.withLock({ state -> Next? in
                 guard state.connected, state.inFlight < settings.maxInflight, let next = state.takeNext() else {
                     return nil
                 }
@@ -213,17 +279,20 @@ public final class MQTTSink: Sink, Sendable {
                 state.publishing = true
                 return next
             }) {
-                publish(message, of: delivery)
+                publish(next)
             }
             pumping.store(false, ordering: .sequentiallyConsistent)
         }
     }
 
-    private func publish(_ message: Message, of delivery: Delivery) {
+    /// Makes and publishes one message; called while holding `pumping`.
+    private func publish(_ next: Next) {
+        let delivery = next.delivery
+        let (topic, properties) = make(next)
         let mid: Int32
         do {
-            mid = try client.publish(topic: message.topic, payload: message.payload, qos: Int32(settings.qos),
-                                     properties: message.properties)
+            mid = try client.publish(topic: topic, payload: scratch.payload, qos: Int32(settings.qos),
+                                     properties: properties)
         } catch {
             state.withLock { state in
                 state.publishing = false
@@ -270,6 +339,7 @@ public final class MQTTSink: Sink, Sendable {
                 }
                 return !state.connected
             }
+            answered()
             if code == 0, wasDown {
                 logger.notice("connected to the MQTT broker", metadata: ["broker": "\(settings.connection.broker)"])
             } else if code != 0 {
@@ -285,6 +355,7 @@ public final class MQTTSink: Sink, Sendable {
                 state.lastError = reason
                 return (state.dropAll(), news)
             }
+            answered()
             let error = MQTTError.connection(broker: settings.connection.broker.description, reason: reason)
             for delivery in failed { delivery.fail(error) }
             if code != 0, news {

@@ -61,11 +61,9 @@ public struct MQTTSinkSettings: SinkSettings {
         try MQTTSink(name: name, settings: self, context: context)
     }
 
-    /// The topic a message is published to. `+` and `#` in a sensor id
-    /// (wildcards, not allowed in a published topic) become `_`.
+    /// The topic a message is published to (see `TopicTemplate`).
     func topic(device: String, topic: String, partition: Int, sensor: String = "") -> String {
-        let safeSensor = String(sensor.map { $0 == "+" || $0 == "#" ? "_" : $0 })
-        return topicTemplate.replacing("{device}", with: device).replacing("{topic}", with: topic)
-            .replacing("{partition}", with: "\(partition)").replacing("{sensor}", with: safeSensor)
+        TopicTemplate.topic(TopicTemplate(topicTemplate).resolved(device: device, topic: topic, partition: partition),
+                            sensor: sensor)
     }
 }

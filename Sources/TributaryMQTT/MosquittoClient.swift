@@ -113,12 +113,18 @@ final class MosquittoClient: @unchecked Sendable {
         }
         // Reconnection by libmosquitto's own loop thread: 1 s doubling to 30 s.
         try check("reconnect delay", mosquitto_reconnect_delay_set(handle, 1, 30, true))
-        mosquitto_connect_v5_callback_set(handle) { _, object, code, _, _ in
+        mosquitto_connect_v5_callback_set(handle) { handle, object, code, _, _ in
             guard let callbacks = MosquittoClient.callbacks(object) else { return }
-            if code == 0 { callbacks.loggedError.withLock { $0 = nil } }
+            if code == 0 {
+                callbacks.loggedError.withLock { $0 = nil }
+                // Connected, the log has nothing to tell: libmosquitto formats a line for every
+                // packet while a log callback is set (a malloc and a vsnprintf a message).
+                mosquitto_log_callback_set(handle, nil)
+            }
             callbacks.events(.connected(code: code, reason: String(cString: mosquitto_reason_string(code))))
         }
-        mosquitto_disconnect_v5_callback_set(handle) { _, object, code, _ in
+        mosquitto_disconnect_v5_callback_set(handle) { handle, object, code, _ in
+            mosquitto_log_callback_set(handle, MosquittoClient.logErrors)
             guard let callbacks = MosquittoClient.callbacks(object) else { return }
             callbacks.events(.disconnected(code: code, reason: callbacks.reason(code)))
         }
@@ -137,10 +143,15 @@ final class MosquittoClient: @unchecked Sendable {
         mosquitto_unsubscribe_v5_callback_set(handle) { _, object, mid, _ in
             MosquittoClient.callbacks(object)?.events(.unsubscribed(mid: mid))
         }
-        mosquitto_log_callback_set(handle) { _, object, level, text in
-            guard level & MOSQ_LOG_ERR != 0, let text else { return }
-            MosquittoClient.callbacks(object)?.loggedError.withLock { $0 = String(cString: text) }
-        }
+        mosquitto_log_callback_set(handle, Self.logErrors)
+    }
+
+    /// Keeps the last error libmosquitto logs: while connecting (a failed
+    /// TLS handshake, say), the only words it has for what went wrong.
+    private static let logErrors: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?, Int32,
+                                                  UnsafePointer<CChar>?) -> Void = { _, object, level, text in
+        guard level & MOSQ_LOG_ERR != 0, let text else { return }
+        MosquittoClient.callbacks(object)?.loggedError.withLock { $0 = String(cString: text) }
     }
 
     private typealias TLS = MQTTConnectionSettings.TLS

@@ -105,6 +105,26 @@ enum FileIO {
         return fd
     }
 
+    /// Creates (or truncates) the file at `path` holding `bytes`.
+    static func writeFile(_ path: String, _ bytes: [UInt8]) throws {
+        let fd = try createForWriting(path)
+        defer { close(fd) }
+        try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+    }
+
+    /// The path of `name` beside this executable, as `swift build` puts them; exits if it is not there.
+    static func besideThisExecutable(_ name: String) -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let own = length > 0 ? String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        let path = own.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            + "/" + name
+        guard access(path, X_OK) == 0 else {
+            fail("no \(name) executable at \(path); build it first: swift build -c release")
+        }
+        return path
+    }
+
     /// Reads up to `buffer.count` bytes at `offset`; fewer only at the end of the file.
     static func readFully(_ fd: Int32, at offset: Int64, into buffer: UnsafeMutableRawBufferPointer,
                      path: String) throws -> Int {

@@ -23,7 +23,7 @@ enum IdleBenchmark {
     ]
 
     static func run(seconds: Int, json: Bool) throws {
-        let executable = try daemonExecutable()
+        let executable = FileIO.besideThisExecutable("tributary")
         let root = try FileIO.makeTemporaryDirectory(prefix: "tributary-bench-idle-")
         defer { FileIO.removeTree(root) }
         say("tributary-bench idle: \(executable) run, measured over \(seconds) s after a 3 s start; "
@@ -82,9 +82,7 @@ enum IdleBenchmark {
             [metrics]
             listen = "127.0.0.1:\(29_000 + Int(getpid()) % 20_000)"
             """
-        let fd = try FileIO.createForWriting(config)
-        try Array(text.utf8).withUnsafeBytes { try FileIO.writeAll(fd, $0, path: config) }
-        close(fd)
+        try FileIO.writeFile(config, Array(text.utf8))
         let daemon = try ChildProcess(executable: executable, arguments: ["run", "--config", config,
                                                                           "--log-level", "warning"])
         sleep(3)
@@ -116,18 +114,5 @@ enum IdleBenchmark {
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // fields[0] is field 3 (state), so field N is fields[N - 3].
         return (Int64(fields[11]) ?? 0) + (Int64(fields[12]) ?? 0)
-    }
-
-    /// `tributary` beside this executable, as `swift build` puts them.
-    private static func daemonExecutable() throws -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let own = length > 0 ? String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
-        let path = own.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-            + "/tributary"
-        guard access(path, X_OK) == 0 else {
-            fail("no tributary executable at \(path); build it first: swift build -c release")
-        }
-        return path
     }
 }

@@ -14,6 +14,8 @@ let usage = """
              the daemon's data path (sim source -> log -> stdout sink to /dev/null) against raw appends
            tributary-bench drain [--json]
              a sink's forwarder working off a backlog of 1 M readings with 40 ms acknowledgements
+           tributary-bench mqtt [--json] [--messages N] [--backlog N] [--large-backlog N]
+             MQTT ingest and upstream publish against mosquitto's own clients, and peak RSS against backlog size
            tributary-bench idle [--json] [--seconds N]
              memory and CPU of `tributary run` (built beside this binary) with little to do
            tributary-bench crash-writer --data DIR --seed N [--content-seed M]
@@ -52,6 +54,11 @@ do {
                                         json: arguments.contains("--json"))
     case "drain":
         try await DrainBenchmark.run(json: arguments.contains("--json"))
+    case "mqtt":
+        try MQTTBenchmark.run(messages: option("--messages", in: arguments, default: 200_000),
+                              backlog: option("--backlog", in: arguments, default: 1_000_000),
+                              largeBacklog: option("--large-backlog", in: arguments, default: 10_000_000),
+                              json: arguments.contains("--json"))
     case "idle":
         try IdleBenchmark.run(seconds: option("--seconds", in: arguments, default: 60),
                               json: arguments.contains("--json"))

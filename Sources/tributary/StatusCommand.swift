@@ -85,7 +85,9 @@ enum StatusTable {
         lines += table(["SINK", "LINK", "FORWARDED", "FAILURES", "LAG", "IN FLIGHT", "LAST UPLOAD"],
                        rightAligned: [2, 3, 4, 5], s.sinks.map { sink in
             [sink.name, sink.linkUp ? "up" : sink.error.map { "down: \($0)" } ?? "down", HumanText.grouped(sink.forwarded),
-             HumanText.grouped(sink.failures), HumanText.grouped(sink.lag), "\(sink.inFlight)",
+             HumanText.grouped(sink.failures),
+             HumanText.grouped(sink.lag) + (sink.backfillLag > 0 ? " (backfill \(HumanText.grouped(sink.backfillLag)))" : ""),
+             "\(sink.inFlight)",
              sink.lastUpload.map { "\(duration(Double(s.timestamp - $0) / 1000)) ago" } ?? "never"]
         })
         // Each sink's own figures, one line a sink: "central: connected 1, messages_published_total 45".

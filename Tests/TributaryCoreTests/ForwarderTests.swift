@@ -355,4 +355,35 @@ struct ForwarderTests {
             #expect(forwarder.status.backfillLag == 0)
         }
     }
+
+    @Test("outages during backfills lose nothing: every reading is acknowledged once the link stays up")
+    func outagesDuringBackfills() async throws {
+        try await withLog { _, partitions in
+            for partition in partitions { try Self.append(2000, to: partition, batch: 50) }
+            let down = Atomic(false)
+            // Acknowledged later, in any order, or failed while the link is down.
+            let sink = ScriptedSink(window: 4, partitions: partitions) { _, _ in down.load(ordering: .relaxed) ? .fail : .hold }
+            let forwarder = try Forwarder(sink: sink, deviceID: "box", partitions: partitions,
+                                          limits: BatchLimits(readings: 100), logger: Self.logger)
+            var random = SplitMix64(seed: 11)
+            var step = 0
+            try await Self.forward(forwarder) {
+                step += 1
+                if step % 7 == 0 { sink.release(reversed: random.next() % 2 == 0) }
+                if step % 30 == 0 { down.store(step < 600 && random.next() % 2 == 0, ordering: .relaxed) }
+                if step % 10 == 0, step < 600 {
+                    for partition in partitions { try? Self.append(Int(random.next() % 200), to: partition) }
+                }
+                if step > 600 { sink.release() }
+                return step > 600 && forwarder.status.partitions.indices.allSatisfy {
+                    forwarder.status.partitions[$0].acknowledgedOffset == partitions[$0].durableOffset
+                }
+            }
+            for (index, partition) in partitions.enumerated() {
+                let missing = Set(0..<partition.durableOffset).subtracting(sink.acknowledged(index))
+                #expect(missing.isEmpty, "partition \(index): \(missing.count) never acknowledged, from \(missing.min() ?? -1)")
+            }
+            #expect(sink.violations.isEmpty, "\(sink.violations)")
+        }
+    }
 }

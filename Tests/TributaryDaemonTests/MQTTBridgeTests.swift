@@ -209,6 +209,74 @@ struct MQTTBridgeTests {
         }
     }
 
+    @Test func anUpstreamUnreachableForMinutesMidDrainGetsEverythingOnceItIsBack() async throws {
+        let scratch = try Scratch()
+        let local = try MosquittoBroker(scratch: scratch)
+        let upstream = try MosquittoBroker(scratch: scratch)
+        let subscriber = try MosquittoSubscriber(broker: upstream, filter: "devices/#", scratch: scratch)
+        let fixture = try Self.fixture(scratch, local: local, upstream: upstream)
+        let sensors = (0..<10).map { "s\($0)" }
+        let daemon = try fixture.start(notify: nil)
+        #expect(try await Self.waitFor { local.log.contains("tributary-test-box-local") }, "connected: \(daemon.stderr)")
+        try await Self.publish(0..<1000, sensors: sensors, to: local)
+        #expect(try await Self.waitFor { subscriber.messages.count > 2000 }, "forwarding: \(daemon.stderr)")
+        // Unreachable mid-drain: frozen, the broker answers nothing but loses nothing it acknowledged.
+        let clock = ContinuousClock()
+        let frozen = clock.now
+        upstream.freeze()
+        try await Self.publish(1000..<2000, sensors: sensors, to: local)  // more backlog meanwhile
+        var noticed = false
+        for _ in 0..<1200 where !noticed {
+            let body = try await httpGet(port: fixture.port, path: "/status").body
+            let status = try? JSONDecoder().decode(Status.self, from: Data(body.utf8))
+            noticed = status?.sinks.first?.statistics.contains { $0.name == "connected" && $0.value == 0 } == true
+            if !noticed { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(noticed, "the sink noticed the silence (keepalive): \(daemon.stderr)")
+        // Longer than libmosquitto's longest reconnect delay (30 s), twice.
+        try await Task.sleep(until: frozen + .seconds(65), clock: clock)
+        upstream.thaw()
+        let logged = try Self.logged(fixture)
+        let total = logged.reduce(0) { $0 + $1.count }
+        let drained = try await Self.waitFor(seconds: 180) {
+            Set(subscriber.messages.compactMap { message -> String? in
+                guard let partition = message.properties["partition"], let offset = message.properties["offset"] else {
+                    return nil
+                }
+                return "\(partition)@\(offset)"
+            }).count >= total
+        }
+        let finalStatus = (try? await httpGet(port: fixture.port, path: "/status").body) ?? ""
+        #expect(drained, "drained within 3 minutes of the upstream's return: \(finalStatus) \(daemon.stderr.suffix(3000))")
+        kill(daemon.process.processIdentifier, SIGTERM)
+        #expect(await exitStatus(of: daemon, within: 15) == 0, "\(daemon.stderr)")
+        var received: [Int: Set<Int64>] = [:]
+        for message in subscriber.messages {
+            let line = try JSONDecoder().decode(Forwarded.self, from: Data(message.payload.utf8))
+            received[line.partition, default: []].insert(line.offset)
+        }
+        for (partition, readings) in logged.enumerated() {
+            let missing = readings.filter { received[partition]?.contains($0.offset) != true }
+            let first = missing.first?.offset ?? -1
+            #expect(missing.isEmpty, "partition \(partition): \(missing.count) readings from \(first) never reached the upstream")
+        }
+        #expect(total >= 20_000)
+    }
+
+    /// The parts of `/status` this suite reads.
+    private struct Status: Decodable {
+        struct Sink: Decodable {
+            struct Partition: Decodable { var acknowledgedOffset: Int64 }
+            struct Statistic: Decodable {
+                var name: String
+                var value: Double
+            }
+            var partitions: [Partition]
+            var statistics: [Statistic]
+        }
+        var sinks: [Sink]
+    }
+
     private struct Forwarded: Decodable {
         var partition: Int
         var offset: Int64

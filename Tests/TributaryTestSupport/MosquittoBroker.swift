@@ -74,6 +74,17 @@ public final class MosquittoBroker: @unchecked Sendable {
         return true
     }
 
+    /// Freezes the broker (SIGSTOP): connections stay open but nothing is
+    /// answered, as when the network to it is down; it keeps what it holds.
+    public func freeze() {
+        if let process { kill(process.processIdentifier, SIGSTOP) }
+    }
+
+    /// Lets a frozen broker go on (SIGCONT).
+    public func thaw() {
+        if let process { kill(process.processIdentifier, SIGCONT) }
+    }
+
     /// Kills the broker (SIGKILL, as a crash or a power cut would: a test
     /// process may hand SIGTERM down blocked) and waits (at most 10 s)
     /// until its port is free.

@@ -31,7 +31,11 @@ public final class TributaryProcess {
         _ = FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
         process.executableURL = Self.executable
         process.arguments = arguments
-        if let environment { process.environment = environment }
+        // Never the notification socket a systemd test has just set in this process: the child
+        // would answer it (READY=1) in that test's place.
+        var inherited = environment ?? ProcessEnvironment.reading { ProcessInfo.processInfo.environment }
+        for name in ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] where environment == nil { inherited[name] = nil }
+        process.environment = inherited
         process.standardInput = try FileHandle(forReadingFrom: stdinURL)
         if let standardOutput {
             process.standardOutput = standardOutput
