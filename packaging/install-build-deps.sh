@@ -11,6 +11,7 @@ packages=(
   libmosquitto-dev   # CMosquitto: the MQTT source and sink
   mosquitto          # the tests' real MQTT broker, started on a free 127.0.0.1 port
   mosquitto-clients  # mosquitto_sub / mosquitto_pub: independent clients in the tests
+  openssl            # the TLS tests make a CA and certificates for the broker and a client
 )
 as_root=()
 [ "$(id -u)" -eq 0 ] || as_root=(sudo)

@@ -223,11 +223,14 @@ struct MQTTSourceTests {
         try await harness.close()
     }
 
-    @Test func whatIsPublishedWhileTheSourceIsAwayArrivesWhenItComesBack() async throws {
+    @Test(arguments: [MQTTSourceSettings.ProtocolVersion.v5, .v311])
+    func whatIsPublishedWhileTheSourceIsAwayArrivesWhenItComesBack(_ version: MQTTSourceSettings.ProtocolVersion)
+        async throws {
         let scratch = try Scratch()
         let broker = try MosquittoBroker(scratch: scratch, extraConfig: Self.verbose)
         let harness = try Harness(scratch)
-        let settings = Self.settings(broker, [Self.subscription("sensors/#")])
+        var settings = Self.settings(broker, [Self.subscription("sensors/#")])
+        settings.protocolVersion = version
         harness.run(settings)
         try await Self.waitUntilSubscribed(broker)
         let publisher = try MosquittoPublisher(broker: broker, topic: "sensors/counter")
@@ -320,6 +323,39 @@ struct MQTTSourceTests {
         try await offPool { try MosquittoPublisher.publish(Array("5".utf8), to: "sensors/x", broker: broker, scratch: scratch) }
         _ = try await offPool { waitUntil(seconds: 30) { harness.count() >= 1 } }
         #expect(harness.count() == 1 && harness.output.status.error == nil)
+        try await harness.close()
+    }
+
+    @Test func aPasswordAndAClientCertificateLetTheSourceIn() async throws {
+        let scratch = try Scratch()
+        let certificates = try await offPool { try TestCertificates(scratch: scratch) }
+        let broker = try MosquittoBroker(scratch: scratch, tls: certificates, requireClientCertificate: true,
+                                         users: ["box-1": "s3cret"], extraConfig: Self.verbose)
+        let harness = try Harness(scratch)
+        var settings = MQTTSourceSettings(broker: MQTTBroker(host: "127.0.0.1", port: try #require(broker.tlsPort), tls: true),
+                                          subscriptions: [Self.subscription("sensors/#")])
+        settings.connection.tls?.caFile = certificates.caFile
+        settings.connection.username = "box-1"
+        settings.connection.password = Secret("s3cret")
+        // Without a client certificate, the broker ends the TLS handshake.
+        harness.run(settings)
+        #expect(try await offPool { waitUntil(seconds: 30) { harness.output.status.error != nil } })
+        try await harness.stopSource()
+        // With one, but the wrong password: CONNACK says no.
+        settings.connection.tls?.certFile = certificates.clientCertificate
+        settings.connection.tls?.keyFile = certificates.clientKey
+        settings.connection.password = Secret("wrong")
+        harness.run(settings)
+        let refused = try await offPool {
+            waitUntil(seconds: 30) { harness.output.status.error?.contains("refused the connection") == true }
+        }
+        #expect(refused, "\(harness.output.status)")
+        try await harness.stopSource()
+        // Both right: in.
+        settings.connection.password = Secret("s3cret")
+        harness.run(settings)
+        try await Self.waitUntilSubscribed(broker)
+        #expect(harness.output.status.error == nil)
         try await harness.close()
     }
 }

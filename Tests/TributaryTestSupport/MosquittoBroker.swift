@@ -11,10 +11,14 @@ public final class MosquittoBroker: @unchecked Sendable {
     private let logPath: String
     private var process: Process?
 
-    /// Writes the broker's config (anonymous clients, no persistence, a TLS
-    /// listener with `tls`'s server certificate if given, then `extraConfig`
+    /// Writes the broker's config (anonymous clients, or only `users` with
+    /// their passwords if given; no persistence; a TLS listener with `tls`'s
+    /// server certificate if given, asking clients for a certificate signed
+    /// by the same CA if `requireClientCertificate`; then `extraConfig`
     /// lines) and starts it, unless `start` is false (a broker that is down, for now).
-    public init(scratch: Scratch, start: Bool = true, tls: TestCertificates? = nil, extraConfig: String = "") throws {
+    public init(scratch: Scratch, start: Bool = true, tls: TestCertificates? = nil,
+                requireClientCertificate: Bool = false, users: [String: String] = [:],
+                extraConfig: String = "") throws {
         self.scratch = scratch
         self.port = try FreePort.find()
         var tlsListener = ""
@@ -26,6 +30,7 @@ public final class MosquittoBroker: @unchecked Sendable {
                 cafile \(tls.caFile)
                 certfile \(tls.serverCertificate)
                 keyfile \(tls.serverKey)
+                require_certificate \(requireClientCertificate)
                 """
         } else {
             tlsPort = nil
@@ -34,7 +39,7 @@ public final class MosquittoBroker: @unchecked Sendable {
         self.logPath = scratch.path("mosquitto-\(port).log")
         let config = """
             listener \(port) 127.0.0.1
-            allow_anonymous true
+            \(try Self.access(users, scratch: scratch))
             persistence false
             user root
             max_queued_messages 100000
@@ -46,6 +51,22 @@ public final class MosquittoBroker: @unchecked Sendable {
     }
 
     deinit { stop() }
+
+    /// The config lines letting clients in: anyone, or `users` by password (a file mosquitto_passwd writes).
+    private static func access(_ users: [String: String], scratch: Scratch) throws -> String {
+        guard !users.isEmpty else { return "allow_anonymous true" }
+        let file = scratch.path("passwords-\(UUID().uuidString)")
+        for (user, password) in users {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_passwd")
+            process.arguments = (FileManager.default.fileExists(atPath: file) ? ["-b"] : ["-c", "-b"]) + [file, user, password]
+            try ProcessEnvironment.reading { try process.run() }
+            guard waitUntil(seconds: 20, { !process.isRunning }), process.terminationStatus == 0 else {
+                throw SocketFailure(call: "mosquitto_passwd", errno: 0)
+            }
+        }
+        return "allow_anonymous false\npassword_file \(file)"
+    }
 
     /// What the broker logged.
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
@@ -105,12 +126,17 @@ public struct TestCertificates: Sendable {
     public let serverCertificate: String
     public let serverKey: String
     public let otherCAFile: String
+    /// A client certificate the CA signed, and its key.
+    public let clientCertificate: String
+    public let clientKey: String
 
     public init(scratch: Scratch) throws {
         caFile = scratch.path("ca.pem")
         serverCertificate = scratch.path("server.pem")
         serverKey = scratch.path("server.key")
         otherCAFile = scratch.path("other-ca.pem")
+        clientCertificate = scratch.path("client.pem")
+        clientKey = scratch.path("client.key")
         let extensions = scratch.path("server.ext")
         try Data("subjectAltName=IP:127.0.0.1\n".utf8).write(to: URL(fileURLWithPath: extensions))
         let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
@@ -123,6 +149,9 @@ public struct TestCertificates: Sendable {
         try Self.openssl(["x509", "-req", "-in", scratch.path("server.csr"), "-CA", caFile,
                           "-CAkey", scratch.path("ca.key"), "-CAcreateserial", "-out", serverCertificate,
                           "-days", "2", "-extfile", extensions])
+        try Self.openssl(["req"] + key + ["-keyout", clientKey, "-out", scratch.path("client.csr"), "-subj", "/CN=box-1"])
+        try Self.openssl(["x509", "-req", "-in", scratch.path("client.csr"), "-CA", caFile, "-CAkey", scratch.path("ca.key"),
+                          "-CAcreateserial", "-out", clientCertificate, "-days", "2"])
     }
 
     private static func openssl(_ arguments: [String]) throws {
