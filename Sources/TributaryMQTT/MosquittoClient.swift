@@ -111,8 +111,9 @@ final class MosquittoClient: @unchecked Sendable {
             try check("TLS verification", mosquitto_tls_opts_set(handle, tls.insecure ? 0 : 1, nil, nil))
             try check("TLS host name check", mosquitto_tls_insecure_set(handle, tls.insecure))
         }
-        // Reconnection by libmosquitto's own loop thread: 1 s doubling to 30 s.
-        try check("reconnect delay", mosquitto_reconnect_delay_set(handle, 1, 30, true))
+        // Reconnection by libmosquitto's own loop thread: 1 s, growing to a ceiling between 23 and 30 s
+        // picked at random per client, so that boxes cut off together do not come back in step.
+        try check("reconnect delay", mosquitto_reconnect_delay_set(handle, 1, UInt32.random(in: 23...30), true))
         mosquitto_connect_v5_callback_set(handle) { handle, object, code, _, _ in
             guard let callbacks = MosquittoClient.callbacks(object) else { return }
             if code == 0 {
@@ -180,8 +181,8 @@ final class MosquittoClient: @unchecked Sendable {
     /// Starts the loop thread and connecting, without waiting for the broker.
     /// Once connected, the loop reconnects by itself whenever the connection
     /// drops; a broker that cannot be reached at the first attempt is tried
-    /// again here (1 s doubling to 30 s), since the loop only reconnects a
-    /// connection it once had.
+    /// again here (1 s doubling to 30 s, each delay less a random quarter),
+    /// since the loop only reconnects a connection it once had.
     func start() throws(MQTTError) {
         try check("loop start", mosquitto_loop_start(handle))
         connectAsync(retryDelay: 1)
@@ -202,7 +203,7 @@ final class MosquittoClient: @unchecked Sendable {
         guard let (code, reason) = failure else { return }
         callbacks.events(.disconnected(code: code, reason: reason))
         // A timer, not the cooperative pool: connecting blocks for as long as the TCP handshake takes.
-        DispatchQueue.global().asyncAfter(deadline: .now() + retryDelay) { [self] in
+        DispatchQueue.global().asyncAfter(deadline: .now() + retryDelay * Double.random(in: 0.75...1)) { [self] in
             connectAsync(retryDelay: min(retryDelay * 2, 30))
         }
     }
