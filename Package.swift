@@ -61,6 +61,8 @@ let package = Package(
             name: "TributaryMQTT",
             dependencies: ["TributaryCore", "CMosquitto"]
         ),
+        // librdkafka (Kafka producer, and its mock cluster for the tests), from Debian's librdkafka-dev.
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         // libsystemd (sd_notify, watchdog, journal), from Debian's libsystemd-dev.
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // Running under systemd: readiness, status and watchdog notifications, journal logging.
@@ -91,6 +93,7 @@ let package = Package(
             dependencies: [
                 "TributaryLog",
                 "TributaryCore",
+                "CRdKafka",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -127,6 +130,11 @@ let package = Package(
                 "TributaryTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        // The Kafka test bed: librdkafka's mock cluster (run by tributary-bench) checked with kcat.
+        .testTarget(
+            name: "TributaryKafkaTests",
+            dependencies: ["tributary-bench", "TributaryTestSupport"]
         ),
         .testTarget(
             name: "TributarySystemdTests",

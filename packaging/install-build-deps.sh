@@ -12,6 +12,9 @@ packages=(
   mosquitto          # the tests' real MQTT broker, started on a free 127.0.0.1 port
   mosquitto-clients  # mosquitto_sub / mosquitto_pub: independent clients in the tests
   openssl            # the TLS tests make a CA and certificates for the broker and a client
+  librdkafka-dev     # CRdKafka: the Kafka sink, and the mock Kafka cluster the tests run
+  kcat               # an independent Kafka client in the tests
+  python3-kafka      # another one, for /usr/bin/python3
 )
 as_root=()
 [ "$(id -u)" -eq 0 ] || as_root=(sudo)

@@ -18,6 +18,8 @@ let usage = """
              MQTT ingest and upstream publish against mosquitto's own clients, and peak RSS against backlog size
            tributary-bench idle [--json] [--seconds N]
              memory and CPU of `tributary run` (built beside this binary) with little to do
+           tributary-bench kafka-mock [--brokers N]
+             test support: librdkafka's mock Kafka cluster on 127.0.0.1, driven by commands on standard input
            tributary-bench crash-writer --data DIR --seed N [--content-seed M]
              test support: appends forever with everyBatch, printing acknowledgements
            tributary-bench recovery-writer --data DIR --partitions P --segments K --segment-mib S
@@ -62,6 +64,8 @@ do {
     case "idle":
         try IdleBenchmark.run(seconds: option("--seconds", in: arguments, default: 60),
                               json: arguments.contains("--json"))
+    case "kafka-mock":
+        try KafkaMockCluster.run(brokers: option("--brokers", in: arguments, default: 3))
     case "crash-writer":
         try CrashWriter.run(directory: option("--data", in: arguments), seed: option("--seed", in: arguments),
                             contentSeed: option("--content-seed", in: arguments, default: 1))

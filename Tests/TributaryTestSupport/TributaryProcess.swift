@@ -10,13 +10,16 @@ public final class TributaryProcess {
     private let stderrURL: URL
 
     /// The `tributary` binary that `swift build` put next to this test bundle.
-    public static let executable: URL = {
+    public static let executable = built("tributary")
+
+    /// The executable `name` (a product of this package) that `swift build` put next to this test bundle.
+    public static func built(_ name: String) -> URL {
         let candidates = [
             URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(),
             URL(fileURLWithPath: CommandLine.arguments[0]),
-        ].map { $0.deletingLastPathComponent().appendingPathComponent("tributary") }
+        ].map { $0.deletingLastPathComponent().appendingPathComponent(name) }
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
-    }()
+    }
 
     /// Starts `tributary arguments...` with `input` as standard input.
     /// - Parameter standardOutput: a pipe to use instead of a file (to read it, or not).
