@@ -49,6 +49,11 @@ public final class TributaryProcess {
         try ProcessEnvironment.reading { try process.run() }
     }
 
+    /// A test that fails (or throws) before stopping its daemon does not leave it running.
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
     /// Runs to completion and returns what it printed.
     public static func run(_ arguments: [String], input: String = "", scratch: Scratch) throws -> Outcome {
         let running = try TributaryProcess(arguments, input: input, scratch: scratch)
