@@ -103,6 +103,7 @@ let package = Package(
         // directories, a stand-in for systemd's notification socket.
         .target(
             name: "TributaryTestSupport",
+            dependencies: ["TributaryLog"],
             path: "Tests/TributaryTestSupport"
         ),
         .testTarget(
@@ -112,7 +113,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TributaryCoreTests",
-            dependencies: ["TributaryCore"]
+            dependencies: ["TributaryCore", "TributaryTestSupport"]
         ),
         .testTarget(
             name: "TributaryMetricsTests",

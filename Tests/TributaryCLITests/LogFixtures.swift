@@ -1,4 +1,5 @@
 import TributaryLog
+import TributaryTestSupport
 
 /// Writes and reads logs in-process with the engine, so the CLI is checked
 /// against the engine's own view rather than against its own output.
@@ -21,15 +22,7 @@ enum LogFixtures {
     /// Every reading of `topic`, per partition, read back read-only.
     static func read(_ directory: String, topic: String) throws -> [[StoredReading]] {
         let log = try Log.open(LogConfiguration(directory: directory), readOnly: true)
-        return try (log.partitions(of: topic) ?? []).map { partition in
-            let reader = partition.reader(from: 0)
-            var all: [StoredReading] = []
-            while true {
-                let batch = try reader.next()
-                if batch.isEmpty { return all }
-                all += batch
-            }
-        }
+        return try (log.partitions(of: topic) ?? []).map { try $0.readAll().readings }
     }
 
     /// A deterministic generator (xorshift64), so a failure can be reproduced.

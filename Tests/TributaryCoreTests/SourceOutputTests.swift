@@ -3,6 +3,7 @@ import Synchronization
 import Logging
 import Testing
 import TributaryLog
+import TributaryTestSupport
 @testable import TributaryCore
 
 @Suite("Source output")
@@ -119,15 +120,7 @@ struct SourceOutputTests {
             #expect(writers.allSatisfy { $0.partition.durableOffset == 0 }, "written, not yet synced")
             // In the files, as a restart after a kill -9 would find them (not just collected in memory).
             let afterKill = try Log.open(LogConfiguration(directory: directory), readOnly: true)
-            var found = 0
-            for partition in afterKill.partitions(of: "readings") ?? [] {
-                let reader = partition.reader(from: 0)
-                while true {
-                    let batch = try reader.next()
-                    if batch.isEmpty { break }
-                    found += batch.count
-                }
-            }
+            let found = try (afterKill.partitions(of: "readings") ?? []).reduce(0) { $0 + (try $1.readAll().readings.count) }
             #expect(found == 40)
             for writer in writers { await writer.stop() }
             try log.close()

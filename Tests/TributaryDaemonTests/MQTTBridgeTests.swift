@@ -46,16 +46,7 @@ struct MQTTBridgeTests {
 
     /// Every reading in the log now (opened read-only), by partition.
     private static func logged(_ fixture: DaemonFixture) throws -> [[StoredReading]] {
-        try fixture.partitions().map { partition in
-            let reader = partition.reader(from: partition.startOffset)
-            var readings: [StoredReading] = []
-            while true {
-                let batch = try reader.next()
-                if batch.isEmpty { break }
-                readings += batch
-            }
-            return readings
-        }
+        try fixture.partitions().map { try $0.readAll(from: $0.startOffset).readings }
     }
 
     /// The counters logged per sensor.

@@ -1,5 +1,6 @@
 import Testing
 @testable import TributaryLog
+import TributaryTestSupport
 
 @Suite("Damaged and unreadable files")
 struct DamagedFileTests {

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 @testable import TributaryLog
+import TributaryTestSupport
 
 /// Mounting for tests: a small tmpfs to fill up, and read-only remounts.
 enum TestMount {

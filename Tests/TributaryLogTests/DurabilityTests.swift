@@ -6,6 +6,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import TributaryLog
+import TributaryTestSupport
 
 @Suite("Durability, readers and the write lock")
 struct DurabilityTests {

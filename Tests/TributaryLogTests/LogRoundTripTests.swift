@@ -1,5 +1,6 @@
 import Testing
 @testable import TributaryLog
+import TributaryTestSupport
 
 @Suite("Round trips through a log")
 struct LogRoundTripTests {

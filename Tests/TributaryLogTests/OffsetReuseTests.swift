@@ -1,5 +1,6 @@
 import Testing
 @testable import TributaryLog
+import TributaryTestSupport
 
 /// Sinks and the central side identify a reading by (topic, partition,
 /// offset): an offset handed out twice would make a new reading look like a

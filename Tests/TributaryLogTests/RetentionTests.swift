@@ -5,6 +5,7 @@ import Dispatch
 import Synchronization
 import Testing
 @testable import TributaryLog
+import TributaryTestSupport
 
 /// Sum of the sizes of the `.log` files under `directory` (one level of partition directories).
 func segmentBytesOnDisk(_ directory: String) -> Int64 {

@@ -9,6 +9,7 @@ import Musl
 #endif
 import Testing
 @testable import TributaryLog
+import TributaryTestSupport
 
 // MARK: Directories
 
@@ -93,21 +94,6 @@ func append(_ readings: [Reading], to partition: Partition, batch: Int) throws {
         let end = min(start + batch, readings.count)
         try partition.append(Array(readings[start..<end]))
         start = end
-    }
-}
-
-extension Partition {
-    /// Every durable reading from `offset` on, read the way a consumer does,
-    /// and the reader (for its skip counters).
-    func readAll(from offset: Int64 = 0) throws -> (readings: [StoredReading], reader: PartitionReader) {
-        let reader = reader(from: offset)
-        var readings: [StoredReading] = []
-        while true {
-            let batch = try reader.next()
-            if batch.isEmpty { break }
-            readings += batch
-        }
-        return (readings, reader)
     }
 }
 

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 @testable import TributaryLog
+import TributaryTestSupport
 
 @Suite("Torn writes and damage")
 struct TornWriteTests {

@@ -59,16 +59,7 @@ struct MQTTSourceTests {
 
         /// Every reading appended to `topic` so far, partition by partition.
         func readings(_ topic: String = "readings") throws -> [Reading] {
-            var readings: [Reading] = []
-            for writer in writers[topic] ?? [] {
-                let reader = writer.partition.reader(from: 0)
-                while true {
-                    let batch = try reader.next()
-                    if batch.isEmpty { break }
-                    readings += batch.map(\.reading)
-                }
-            }
-            return readings
+            try (writers[topic] ?? []).flatMap { try $0.partition.readAll().readings.map(\.reading) }
         }
 
         /// Readings made durable in `topic` (what a reader sees).
