@@ -22,15 +22,35 @@ public struct Router: Sendable {
     /// full (and, with `untilWritten`, until the writers have written
     /// them): for client libraries' own threads, never the cooperative pool.
     public func handOver(_ readings: [Reading], to topic: String, untilWritten: Bool = false) throws {
-        for (writer, group) in try route(readings, to: topic) {
-            guard untilWritten else {
-                try writer.handOver(group)
-                continue
+        try handOver(route(readings, to: topic), untilWritten: untilWritten)
+    }
+
+    /// Hands each group (from `route`) to its writer in turn, calling
+    /// `accepted` with each group a writer took; stops at the first refusal.
+    /// With `untilWritten`, every group is queued before waiting, so the
+    /// writers write them in parallel, and it returns (or throws) once all
+    /// the groups taken are written.
+    func handOver(_ groups: [(PartitionWriter, [Reading])], untilWritten: Bool,
+                  accepted: ([Reading]) -> Void = { _ in }) throws {
+        let written = DispatchGroup()
+        var failure: (any Error)?
+        for (writer, group) in groups {
+            do {
+                if untilWritten {
+                    written.enter()
+                    try writer.handOver(group, whenWritten: { written.leave() })
+                } else {
+                    try writer.handOver(group)
+                }
+            } catch {
+                if untilWritten { written.leave() }
+                failure = error
+                break
             }
-            let written = DispatchSemaphore(value: 0)
-            try writer.handOver(group, whenWritten: { written.signal() })
-            written.wait()
+            accepted(group)
         }
+        written.wait()
+        if let failure { throw failure }
     }
 
     /// `readings` split by partition, each group in the order given.

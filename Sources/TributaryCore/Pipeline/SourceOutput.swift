@@ -1,4 +1,3 @@
-import Dispatch
 import Logging
 import Synchronization
 import TributaryLog
@@ -72,7 +71,11 @@ public final class SourceOutput: Sendable {
     public func send(_ readings: [Reading]) async throws {
         let groups = try router.route(readings, to: topic)
         for (index, (writer, group)) in groups.enumerated() {
-            do { try await writer.send(group) } catch { throw refused(groups[index...], error) }
+            do {
+                try await writer.send(group)
+            } catch {
+                throw refused(groups[index...].reduce(0) { $0 + $1.1.count }, error)
+            }
             accepted(group)
         }
     }
@@ -86,32 +89,20 @@ public final class SourceOutput: Sendable {
     /// - Throws: `PipelineError.writerStopped` when the daemon is stopping.
     public func handOver(_ readings: [Reading], untilWritten: Bool = false) throws {
         let groups = try router.route(readings, to: topic)
-        // Every group is queued before waiting, so the writers append them in parallel.
-        let written = DispatchGroup()
-        var failure: (any Error)?
-        for (index, (writer, group)) in groups.enumerated() {
-            do {
-                if untilWritten {
-                    written.enter()
-                    try writer.handOver(group, whenWritten: { written.leave() })
-                } else {
-                    try writer.handOver(group)
-                }
-            } catch {
-                if untilWritten { written.leave() }
-                failure = refused(groups[index...], error)
-                break
+        var taken = 0
+        do {
+            try router.handOver(groups, untilWritten: untilWritten) { group in
+                taken += group.count
+                accepted(group)
             }
-            accepted(group)
+        } catch {
+            throw refused(readings.count - taken, error)
         }
-        written.wait()
-        if let failure { throw failure }
     }
 
-    /// Counts the readings of `groups` (the one refused and those after it,
-    /// never tried) as refused and returns `error`, to be thrown.
-    private func refused(_ groups: ArraySlice<(PartitionWriter, [Reading])>, _ error: any Error) -> any Error {
-        let count = groups.reduce(0) { $0 + $1.1.count }
+    /// Counts `count` readings (the group refused and those after it, never
+    /// tried) as refused and returns `error`, to be thrown.
+    private func refused(_ count: Int, _ error: any Error) -> any Error {
         counters.withLock { $0.refused += Int64(count) }
         return error
     }
