@@ -60,10 +60,4 @@ public struct MQTTSinkSettings: SinkSettings {
     public func makeSink(name: String, context: PluginContext) throws -> any Sink {
         try MQTTSink(name: name, settings: self, context: context)
     }
-
-    /// The topic a message is published to (see `TopicTemplate`).
-    func topic(device: String, topic: String, partition: Int, sensor: String = "") -> String {
-        TopicTemplate.topic(TopicTemplate(topicTemplate).resolved(device: device, topic: topic, partition: partition),
-                            sensor: sensor)
-    }
 }

@@ -191,7 +191,7 @@ public final class Forwarder: Service, Sendable {
                     next = (index, .head)
                 } else if drainDeadline == nil, window == 1 || outstanding < window - 1,
                           pacer?.allows(at: clock.now) ?? true,
-                          let index = backfilling().first(where: { $0 >= backfillTurn }) ?? backfilling().first {
+                          let index = nextBackfill(from: backfillTurn) {
                     backfillTurn = index + 1
                     next = (index, .backfill)
                 }
@@ -216,7 +216,7 @@ public final class Forwarder: Service, Sendable {
                 let due = lastCommit + Self.commitInterval
                 wake = wake.map { min($0, due) } ?? due
             }
-            if hasRoom, pausedUntil == nil, drainDeadline == nil, let pacer, !backfilling().isEmpty {
+            if hasRoom, pausedUntil == nil, drainDeadline == nil, let pacer, nextBackfill(from: 0) != nil {
                 let due = pacer.nextAllowed
                 wake = wake.map { min($0, due) } ?? due
             }
@@ -228,9 +228,10 @@ public final class Forwarder: Service, Sendable {
         }
     }
 
-    /// The partitions backfilling now.
-    private func backfilling() -> [Int] {
-        state.withLock { state in partitions.indices.filter { state.window.backfill($0) != nil } }
+    /// The next partition backfilling, taking turns from `turn`; nil when none is.
+    private func nextBackfill(from turn: Int) -> Int? {
+        let backfilling = state.withLock { state in partitions.indices.filter { state.window.backfill($0) != nil } }
+        return backfilling.first { $0 >= turn } ?? backfilling.first
     }
 
     /// Starts a backfill of partition `index` if it is more than one delivery behind its durable end.
