@@ -27,8 +27,8 @@ public final class SourceOutput: Sendable {
 
     private struct Counters {
         var received: Int64 = 0
-        var malformed: Int64 = 0
         var malformedByReason: [String: Int64] = [:]
+        var malformed: Int64 { malformedByReason.values.reduce(0, +) }
         var refused: Int64 = 0
         var reconnects: Int64 = 0
         /// Milliseconds since the epoch when the log last took a reading.
@@ -151,7 +151,6 @@ public final class SourceOutput: Sendable {
     private func noteMalformed(_ raw: [UInt8], reason: String, detail: String?, at timestamp: Int64) -> Reading? {
         let now = ContinuousClock.now
         let suppressed = counters.withLock { counters in
-            counters.malformed += 1
             counters.malformedByReason[reason, default: 0] += 1
             return counters.malformedLog.admit(at: now)
         }
