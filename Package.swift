@@ -63,6 +63,11 @@ let package = Package(
         ),
         // librdkafka (Kafka producer, and its mock cluster for the tests), from Debian's librdkafka-dev.
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        // The Kafka sink, through librdkafka's idempotent producer.
+        .target(
+            name: "TributaryKafka",
+            dependencies: ["TributaryCore", "CRdKafka"]
+        ),
         // libsystemd (sd_notify, watchdog, journal), from Debian's libsystemd-dev.
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // Running under systemd: readiness, status and watchdog notifications, journal logging.
@@ -82,6 +87,7 @@ let package = Package(
                 "TributarySystemd",
                 "TributaryMetrics",
                 "TributaryMQTT",
+                "TributaryKafka",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -132,10 +138,15 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The Kafka test bed: librdkafka's mock cluster (run by tributary-bench) checked with kcat.
+        // The Kafka sink against librdkafka's mock cluster (run by tributary-bench), checked with kcat.
         .testTarget(
             name: "TributaryKafkaTests",
-            dependencies: ["tributary-bench", "TributaryTestSupport"]
+            dependencies: [
+                "TributaryKafka",
+                "tributary-bench",
+                "TributaryTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "TributarySystemdTests",

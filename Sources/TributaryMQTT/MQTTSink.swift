@@ -144,6 +144,8 @@ public final class MQTTSink: Sink, Sendable {
         }
     }
 
+    public var problem: String? { state.withLock { $0.connected ? nil : $0.lastError } }
+
     init(name: String, settings: MQTTSinkSettings, context: PluginContext) throws {
         self.name = name
         self.settings = settings

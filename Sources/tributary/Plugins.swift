@@ -1,4 +1,5 @@
 import TributaryCore
+import TributaryKafka
 import TributaryMQTT
 
 extension PluginRegistry {
@@ -8,4 +9,5 @@ extension PluginRegistry {
     static let tributary = PluginRegistry.builtIn
         .adding(source: MQTTSourceSettings.self)
         .adding(sink: MQTTSinkSettings.self)
+        .adding(sink: KafkaSinkSettings.self)
 }

@@ -149,6 +149,33 @@ public final class TableReader {
         return TableReader(path: path.appending(key), entries: entries, diagnostics: diagnostics)
     }
 
+    /// A table of another library's settings (`librdkafka`), named as that
+    /// library names them: `a.b = 1` (tables in TOML) and `"a.b" = 1` both
+    /// give the key `a.b`. Read its values with `text(_:)`.
+    public func dottedTable(_ key: String) -> TableReader? {
+        guard let table = table(key) else { return nil }
+        var flattened: [String: ConfigurationNode] = [:]
+        func flatten(_ entries: [String: ConfigurationNode], prefix: String) {
+            for (name, node) in entries {
+                if case let .table(inner) = node { flatten(inner, prefix: prefix + name + ".") } else { flattened[prefix + name] = node }
+            }
+        }
+        flatten(table.entries, prefix: "")
+        return TableReader(path: table.path, entries: flattened, diagnostics: diagnostics)
+    }
+
+    /// A string, a number or a boolean, as text (`30000`, `true`).
+    public func text(_ key: String) -> String? {
+        guard let node = value(key) else { return nil }
+        switch node {
+        case let .string(text): return text
+        case let .integer(number): return "\(number)"
+        case let .float(number): return "\(number)"
+        case let .boolean(flag): return flag ? "true" : "false"
+        default: return mismatch(key, "a string, a number or true/false", node)
+        }
+    }
+
     /// An array of tables, such as the `[[sources]]` entries.
     public func tables(_ key: String) -> [TableReader]? {
         guard let node = value(key) else { return nil }

@@ -1,14 +1,14 @@
 /// Why a line is not valid JSON, and the byte column (from 1) where it went wrong.
-struct JSONSyntaxError: Error, CustomStringConvertible {
-    var column: Int
-    var message: String
-    var description: String { "invalid JSON at column \(column): \(message)" }
+public struct JSONSyntaxError: Error, CustomStringConvertible {
+    public var column: Int
+    public var message: String
+    public var description: String { "invalid JSON at column \(column): \(message)" }
 }
 
 /// A strict RFC 8259 parser for one JSON text (one line of `append` input).
 /// Strings must be valid UTF-8 and may not contain lone surrogates, since a
 /// Swift String cannot hold them and the reading would not round-trip.
-struct JSONParser {
+public struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
     private var depth = 0
@@ -16,7 +16,7 @@ struct JSONParser {
     private static let maximumDepth = 64
 
     /// Parses `bytes` as exactly one JSON value with optional surrounding whitespace.
-    static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
         var parser = JSONParser(bytes: bytes)
         parser.skipWhitespace()
         let value = try parser.parseValue()

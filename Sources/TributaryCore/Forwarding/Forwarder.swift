@@ -406,6 +406,7 @@ public final class Forwarder: Service, Sendable {
     public var status: SinkStatus {
         let views = partitions.map(\.view)
         let statistics = sink.statistics
+        let problem = sink.problem
         return state.withLock { state in
             let rows = partitions.indices.map { index in
                 let acknowledged = state.window.acknowledgedOffset(index)
@@ -416,9 +417,9 @@ public final class Forwarder: Service, Sendable {
                     backfillLag: state.window.backfill(index).map { max(0, $0.end - acknowledged) } ?? 0)
             }
             return SinkStatus(name: sink.name, forwarded: state.forwarded, failures: state.failures,
-                              lag: rows.reduce(0) { $0 + $1.lag }, linkUp: state.linkUp,
+                              lag: rows.reduce(0) { $0 + $1.lag }, linkUp: state.linkUp && problem == nil,
                               lastUpload: state.lastUpload, inFlight: state.window.outstanding, partitions: rows,
-                              statistics: statistics, error: state.lastError)
+                              statistics: statistics, error: state.lastError ?? problem)
         }
     }
 }

@@ -43,6 +43,13 @@ public protocol Sink: Sendable {
     /// `tributary_sink_<name>` with the sink's name as a label. Read often:
     /// it must be quick and must not block.
     var statistics: [SinkStatistic] { get }
+
+    /// Why the sink cannot deliver now, in its client's words (no broker
+    /// reachable, authentication refused), nil while it can. A client that
+    /// holds deliveries through an outage (librdkafka retries them until
+    /// its message timeout) fails none meanwhile, so without this the
+    /// status would show the link up. Read often: quick, never blocking.
+    var problem: String? { get }
 }
 
 extension Sink {
@@ -50,6 +57,7 @@ extension Sink {
     public func start() async throws {}
     public func stop() async {}
     public var statistics: [SinkStatistic] { [] }
+    public var problem: String? { nil }
 }
 
 /// One figure of a sink's own, such as the messages its client published.

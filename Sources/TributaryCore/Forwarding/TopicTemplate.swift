@@ -1,8 +1,8 @@
-/// A sink's `topic_template`, split once into text and the placeholders
+/// A sink's `topic_template` (MQTT topic, Kafka topic), split once into text and the placeholders
 /// `{device}`, `{topic}`, `{partition}` and `{sensor}`, so that filling it
 /// in for every message is a few appends rather than a search per
 /// placeholder (which took half of the sink's time).
-struct TopicTemplate: Sendable, Equatable {
+public struct TopicTemplate: Sendable, Equatable {
     private enum Part: Sendable, Equatable {
         case text(String)
         case device, topic, partition, sensor
@@ -10,7 +10,7 @@ struct TopicTemplate: Sendable, Equatable {
 
     private let parts: [Part]
 
-    init(_ text: String) {
+    public init(_ text: String) {
         var parts: [Part] = []
         var rest = Substring(text)
         let placeholders: [(String, Part)] = [("{device}", .device), ("{topic}", .topic), ("{partition}", .partition),
@@ -32,7 +32,7 @@ struct TopicTemplate: Sendable, Equatable {
 
     /// The template filled in for one batch: the text of every part but the
     /// sensor's, which stays nil, to be filled in per message by `topic(_:sensor:)`.
-    func resolved(device: String, topic: String, partition: Int) -> [String?] {
+    public func resolved(device: String, topic: String, partition: Int) -> [String?] {
         parts.map { part in
             switch part {
             case let .text(text): return text
@@ -47,7 +47,7 @@ struct TopicTemplate: Sendable, Equatable {
     /// The topic for a reading of `sensor`, from pieces `resolved` made.
     /// `+` and `#` in a sensor id (wildcards, not allowed in a published
     /// topic) become `_`.
-    static func topic(_ pieces: [String?], sensor: String) -> String {
+    public static func topic(_ pieces: [String?], sensor: String) -> String {
         var topic = ""
         for piece in pieces {
             if let piece {
