@@ -109,7 +109,11 @@ let package = Package(
         // directories, a stand-in for systemd's notification socket.
         .target(
             name: "TributaryTestSupport",
-            dependencies: ["TributaryLog"],
+            dependencies: [
+                "TributaryLog",
+                "TributaryCore",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             path: "Tests/TributaryTestSupport"
         ),
         .testTarget(

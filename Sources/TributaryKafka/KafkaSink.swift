@@ -39,7 +39,8 @@ public final class KafkaSink: Sink, Sendable {
     private struct State {
         /// librdkafka's last error since the last record delivered.
         var problem: String?
-        var problemCode: rd_kafka_resp_err_t?
+        /// When a librdkafka error was last logged as a warning.
+        var warned: ContinuousClock.Instant?
         var statistics = KafkaStatistics()
         /// Counters of the producers replaced, so the totals do not go back.
         var earlier = KafkaStatistics()
@@ -48,6 +49,8 @@ public final class KafkaSink: Sink, Sendable {
 
     /// How long `send` waits for room when librdkafka's queue is full before it fails the rest of a delivery.
     private static let queueFullWait: Duration = .seconds(1)
+    /// While the link stays down, how often one of librdkafka's errors is logged as a warning.
+    private static let warningInterval: Duration = .seconds(60)
     /// How long `stop` lets librdkafka deliver what it holds.
     private static let flushTime: Duration = .seconds(2)
 
@@ -156,7 +159,7 @@ public final class KafkaSink: Sink, Sendable {
         let was = state.withLock { state -> String? in
             defer {
                 state.problem = nil
-                state.problemCode = nil
+                state.warned = nil
             }
             return state.problem
         }
@@ -164,18 +167,21 @@ public final class KafkaSink: Sink, Sendable {
     }
 
     /// An error librdkafka reports (on the poll thread): shown as the sink's
-    /// problem until a record is delivered, logged when its kind changes.
+    /// problem until a record is delivered; logged as a warning when the
+    /// link was fine, else at most every `warningInterval` (librdkafka
+    /// reports every failed reconnection).
     private func librdkafkaError(_ code: rd_kafka_resp_err_t, _ reason: String, fatal: Bool) {
-        let news = state.withLock { state -> Bool in
-            defer {
-                state.problem = reason
-                state.problemCode = code
+        let now = ContinuousClock.now
+        let warn = state.withLock { state -> Bool in
+            defer { state.problem = reason }
+            guard state.problem == nil || state.warned.map({ now - $0 >= Self.warningInterval }) ?? true else {
+                return false
             }
-            return state.problemCode != code
+            state.warned = now
+            return true
         }
-        if news || fatal {
-            logger.warning("Kafka: \(reason)", metadata: ["error": "\(String(cString: rd_kafka_err2name(code)))"])
-        }
+        let metadata: Logger.Metadata = ["error": "\(String(cString: rd_kafka_err2name(code)))"]
+        if warn || fatal { logger.warning("Kafka: \(reason)", metadata: metadata) } else { logger.debug("Kafka: \(reason)", metadata: metadata) }
         if fatal { replaceProducer(because: reason) }
     }
 
@@ -196,6 +202,7 @@ public final class KafkaSink: Sink, Sendable {
                 state.earlier.retries += state.statistics.retries
                 state.earlier.errors += state.statistics.errors
                 state.earlier.bytesSent += state.statistics.bytesSent
+                state.earlier.recordsSent += state.statistics.recordsSent
                 state.statistics = KafkaStatistics()
             }
             logger.notice("made a new Kafka producer; the old one's records are sent again", metadata: [
@@ -251,6 +258,8 @@ public final class KafkaSink: Sink, Sendable {
                           help: "Requests that failed or timed out"),
             SinkStatistic(name: "bytes_sent_total", value: Double(earlier.bytesSent + now.bytesSent),
                           help: "Bytes sent to the brokers (compressed records and protocol)"),
+            SinkStatistic(name: "records_sent_total", value: Double(earlier.recordsSent + now.recordsSent),
+                          help: "Records sent to the brokers, each sending of a record again included"),
             SinkStatistic(name: "producer_replacements_total", value: Double(replacements),
                           help: "Producers replaced after a fatal error"),
             SinkStatistic(name: "connected", value: now.brokersUp > 0 && state.withLock({ $0.problem == nil }) ? 1 : 0,

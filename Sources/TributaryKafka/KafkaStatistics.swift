@@ -17,12 +17,15 @@ struct KafkaStatistics: Sendable, Equatable {
     var errors: Int64 = 0
     /// Bytes sent to the brokers (`tx_bytes`): compressed records and the protocol around them.
     var bytesSent: Int64 = 0
+    /// Records sent to the brokers, sent again ones included (`txmsgs`).
+    var recordsSent: Int64 = 0
 
     /// Reads the figures out of librdkafka's statistics JSON; nil when it is not what librdkafka writes.
     init?(json: [UInt8]) {
         guard let parsed = try? JSONParser.parse(json), case let .object(fields) = parsed else { return nil }
         queued = Int(Self.number(fields, "msg_cnt"))
         bytesSent = Int64(Self.number(fields, "tx_bytes"))
+        recordsSent = Int64(Self.number(fields, "txmsgs"))
         guard case let .object(brokers)? = fields.first(where: { $0.key == "brokers" })?.value else { return }
         var roundTrips: [Double] = []
         for case let (_, .object(broker)) in brokers {

@@ -18,6 +18,7 @@ import CRdKafka
 ///     leader TOPIC PARTITION BROKER    move a partition's leadership (-1: none)
 ///     rtt BROKER MILLISECONDS          delay a broker's answers
 ///     errors API CODE...               the next requests of API (0: Produce) fail with these codes
+///     topicerror TOPIC CODE            metadata answers this error for the topic (0: none)
 ///     quit                             (or end of input) stop the cluster and exit
 enum KafkaMockCluster {
     static func run(brokers: Int) throws {
@@ -59,6 +60,9 @@ enum KafkaMockCluster {
             code = rd_kafka_mock_partition_set_leader(cluster, arguments[0], numbers[1]!, numbers[2]!)
         case ("rtt", 2) where numbers[0] != nil && numbers[1] != nil:
             code = rd_kafka_mock_broker_set_rtt(cluster, numbers[0]!, numbers[1]!)
+        case ("topicerror", 2) where numbers[1] != nil:
+            rd_kafka_mock_topic_set_error(cluster, arguments[0], rd_kafka_resp_err_t(rawValue: numbers[1]!))
+            code = RD_KAFKA_RESP_ERR_NO_ERROR
         case ("errors", _) where numbers.count >= 2 && !numbers.contains(nil):
             let errors = numbers.dropFirst().map { rd_kafka_resp_err_t(rawValue: $0!) }
             rd_kafka_mock_push_request_errors_array(cluster, Int16(numbers[0]!), errors.count, errors)

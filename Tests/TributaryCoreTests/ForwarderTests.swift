@@ -2,6 +2,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import Testing
+import TributaryTestSupport
 import TributaryLog
 @testable import TributaryCore
 

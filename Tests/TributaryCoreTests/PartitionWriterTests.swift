@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Logging
 import Testing
+import TributaryTestSupport
 import TributaryLog
 @testable import TributaryCore
 

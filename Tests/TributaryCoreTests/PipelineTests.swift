@@ -1,6 +1,7 @@
 import Logging
 import ServiceLifecycle
 import Testing
+import TributaryTestSupport
 @testable import TributaryCore
 
 /// A source that reads a little, then loses its device.

@@ -150,11 +150,3 @@ struct SourceOutputTests {
         }
     }
 }
-
-/// Waits (at most 30 s) until `condition` holds.
-func eventually(_ condition: () -> Bool) async throws {
-    for _ in 0..<3000 {
-        if condition() { return }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-}

@@ -11,23 +11,6 @@ import TributaryTestSupport
 struct MQTTSinkTests {
     private static let logger = Logger(label: "test")
 
-    /// A log in `scratch` with `readings` readings of 5 sensors spread over 2 partitions.
-    private static func log(_ scratch: Scratch, readings: Int) throws -> (Log, [Partition]) {
-        var configuration = LogConfiguration(directory: scratch.path("log"))
-        configuration.flush = .everyBatch
-        let log = try Log.open(configuration)
-        let partitions = try log.topic("readings", creatingWith: 2)
-        for first in stride(from: 0, to: readings, by: 50) {
-            for (index, partition) in partitions.enumerated() {
-                try partition.append((first..<min(first + 50, readings)).filter { $0 % 2 == index }.map {
-                    Reading(sensor: "s\($0 % 5 * 2 + index)", timestamp: 1_767_225_600_000 + Int64($0),
-                            value: .int(Int64($0)))
-                })
-            }
-        }
-        return (log, partitions)
-    }
-
     private static func sink(_ broker: MosquittoBroker, qos: Int = 1,
                              payload: MQTTSinkSettings.Payload = .json) throws -> MQTTSink {
         var settings = MQTTSinkSettings(broker: MQTTBroker(host: "127.0.0.1", port: broker.port))
@@ -36,20 +19,6 @@ struct MQTTSinkTests {
         settings.topicTemplate = payload.defaultTopicTemplate
         return try MQTTSink(name: "central", settings: settings,
                             context: PluginContext(deviceID: "box-1", logger: logger))
-    }
-
-    /// Runs `forwarder` until `done` holds (at most 60 s), then stops it gracefully.
-    private static func forward(_ forwarder: Forwarder, until done: @escaping () -> Bool) async throws {
-        let group = ServiceGroup(services: [forwarder], logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            for _ in 0..<6000 {
-                if done() { break }
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-        }
     }
 
     private struct Received: Decodable {
@@ -64,10 +33,10 @@ struct MQTTSinkTests {
         let scratch = try Scratch()
         let broker = try MosquittoBroker(scratch: scratch)
         let subscriber = try MosquittoSubscriber(broker: broker, filter: "devices/#", scratch: scratch)
-        let (log, partitions) = try Self.log(scratch, readings: 3000)
+        let (log, partitions) = try Log.sample(scratch, readings: 3000)
         let forwarder = try Forwarder(sink: try Self.sink(broker), deviceID: "box-1", partitions: partitions,
                                       limits: BatchLimits(readings: 400), logger: Self.logger)
-        try await Self.forward(forwarder) {
+        try await forward(forwarder) {
             forwarder.status.partitions.allSatisfy { $0.acknowledgedOffset == 1500 }
         }
         #expect(partitions.map { $0.committedOffset(for: "central") } == [1500, 1500],
@@ -95,7 +64,7 @@ struct MQTTSinkTests {
     @Test func aBrokerDownWhenTheSinkStartsIsReachedOnceItIsUp() async throws {
         let scratch = try Scratch()
         let broker = try MosquittoBroker(scratch: scratch, start: false)
-        let (log, partitions) = try Self.log(scratch, readings: 200)
+        let (log, partitions) = try Log.sample(scratch, readings: 200)
         let forwarder = try Forwarder(sink: try Self.sink(broker), deviceID: "box-1", partitions: partitions,
                                       logger: Self.logger)
         let group = ServiceGroup(services: [forwarder], logger: Self.logger)
@@ -115,7 +84,7 @@ struct MQTTSinkTests {
     @Test func aBrokerStoppedMidDrainLosesNothingOnceItIsBack() async throws {
         let scratch = try Scratch()
         let broker = try MosquittoBroker(scratch: scratch)
-        let (log, partitions) = try Self.log(scratch, readings: 20_000)
+        let (log, partitions) = try Log.sample(scratch, readings: 20_000)
         let sink = try Self.sink(broker)
         let forwarder = try Forwarder(sink: sink, deviceID: "box-1", partitions: partitions,
                                       limits: BatchLimits(readings: 500), logger: Self.logger)
@@ -157,13 +126,13 @@ struct MQTTSinkTests {
         let scratch = try Scratch()
         let certificates = try await offPool { try TestCertificates(scratch: scratch) }
         let broker = try MosquittoBroker(scratch: scratch, tls: certificates)
-        let (log, partitions) = try Self.log(scratch, readings: 100)
+        let (log, partitions) = try Log.sample(scratch, readings: 100)
         var settings = MQTTSinkSettings(broker: MQTTBroker(host: "127.0.0.1", port: try #require(broker.tlsPort), tls: true))
         settings.connection.tls?.caFile = certificates.otherCAFile
         let refused = try Forwarder(sink: try MQTTSink(name: "central", settings: settings,
                                                        context: PluginContext(deviceID: "box-1", logger: Self.logger)),
                                     deviceID: "box-1", partitions: partitions, logger: Self.logger)
-        try await Self.forward(refused) { refused.status.failures > 3 }
+        try await forward(refused) { refused.status.failures > 3 }
         #expect(refused.status.error?.contains("certificate verify failed") == true, "\(refused.status.error ?? "no error")")
         #expect(refused.status.error?.contains("mqtts://127.0.0.1:") == true)
         #expect(partitions.map { $0.committedOffset(for: "central") } == [0, 0])
@@ -171,7 +140,7 @@ struct MQTTSinkTests {
         let verified = try Forwarder(sink: try MQTTSink(name: "central", settings: settings,
                                                         context: PluginContext(deviceID: "box-1", logger: Self.logger)),
                                      deviceID: "box-1", partitions: partitions, logger: Self.logger)
-        try await Self.forward(verified) { verified.status.partitions.allSatisfy { $0.acknowledgedOffset == 50 } }
+        try await forward(verified) { verified.status.partitions.allSatisfy { $0.acknowledgedOffset == 50 } }
         #expect(partitions.map { $0.committedOffset(for: "central") } == [50, 50])
         try log.close()
     }
@@ -182,10 +151,10 @@ struct MQTTSinkTests {
         let scratch = try Scratch()
         let broker = try MosquittoBroker(scratch: scratch)
         let subscriber = try MosquittoSubscriber(broker: broker, filter: "devices/#", scratch: scratch)
-        let (log, partitions) = try Self.log(scratch, readings: 1000)
+        let (log, partitions) = try Log.sample(scratch, readings: 1000)
         let forwarder = try Forwarder(sink: try Self.sink(broker, payload: payload), deviceID: "box-1",
                                       partitions: partitions, limits: BatchLimits(readings: 100), logger: Self.logger)
-        try await Self.forward(forwarder) { forwarder.status.partitions.allSatisfy { $0.acknowledgedOffset == 500 } }
+        try await forward(forwarder) { forwarder.status.partitions.allSatisfy { $0.acknowledgedOffset == 500 } }
         _ = try await offPool { waitUntil(seconds: 10) { subscriber.messages.count >= 10 } }
         let messages = subscriber.messages
         #expect(messages.count == 10, "500 readings a partition in deliveries of 100")
@@ -222,7 +191,7 @@ struct MQTTSinkTests {
     @Test func liveFirstANewReadingReachesTheBrokerWithinASecondDuringABackfill() async throws {
         let scratch = try Scratch()
         let broker = try MosquittoBroker(scratch: scratch, start: false)
-        let (log, partitions) = try Self.log(scratch, readings: 20_000)
+        let (log, partitions) = try Log.sample(scratch, readings: 20_000)
         let perReading = Reading(sensor: "s0", timestamp: 0, value: .int(0)).approximateEncodedSize
         let forwarder = try Forwarder(sink: try Self.sink(broker), deviceID: "box-1", partitions: partitions,
                                       limits: BatchLimits(readings: 500), backfillRate: Int64(perReading * 2000),  // 10 s of backlog
@@ -251,13 +220,5 @@ struct MQTTSinkTests {
         let measured = try #require(latency)
         #expect(measured < .seconds(1), "a new reading reached the broker in \(measured)")
         try log.close()
-    }
-}
-
-/// Waits (at most 60 s) until `condition` holds.
-private func eventually(_ condition: () -> Bool) async throws {
-    for _ in 0..<6000 {
-        if condition() { return }
-        try await Task.sleep(for: .milliseconds(10))
     }
 }

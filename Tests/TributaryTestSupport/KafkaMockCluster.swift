@@ -28,7 +28,7 @@ public final class KafkaMockCluster: @unchecked Sendable {
 
     /// Runs one helper command (`topic NAME PARTITIONS REPLICAS`, `down BROKER`,
     /// `up BROKER`, `leader TOPIC PARTITION BROKER`, `rtt BROKER MS`,
-    /// `errors API CODE...`) and waits for its answer.
+    /// `errors API CODE...`, `topicerror TOPIC CODE`) and waits for its answer.
     /// - Throws: when the helper answers with an error.
     public func command(_ line: String) throws {
         input.fileHandleForWriting.write(Data((line + "\n").utf8))

@@ -1,0 +1,44 @@
+import Logging
+import ServiceLifecycle
+import TributaryCore
+import TributaryLog
+
+/// Waits (at most `seconds`) until `condition` holds.
+public func eventually(seconds: Double = 60, _ condition: () -> Bool) async throws {
+    for _ in 0..<Int(seconds * 100) {
+        if condition() { return }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
+
+/// Runs `forwarder` until `done` holds (at most `seconds`), then stops it gracefully.
+public func forward(_ forwarder: Forwarder, seconds: Double = 60, until done: @escaping () -> Bool) async throws {
+    let group = ServiceGroup(services: [forwarder], logger: Logger(label: "test"))
+    try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        try await eventually(seconds: seconds, done)
+        await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
+    }
+}
+
+extension Log {
+    /// A log in `scratch` with `readings` readings of 10 sensors (`s0`...`s9`)
+    /// spread over the 2 partitions of topic `readings`, reading `n` in
+    /// partition `n % 2` with the value `n`.
+    public static func sample(_ scratch: Scratch, readings: Int) throws -> (Log, [Partition]) {
+        var configuration = LogConfiguration(directory: scratch.path("log"))
+        configuration.flush = .everyBatch
+        let log = try Log.open(configuration)
+        let partitions = try log.topic("readings", creatingWith: 2)
+        for first in stride(from: 0, to: readings, by: 50) {
+            for (index, partition) in partitions.enumerated() {
+                try partition.append((first..<min(first + 50, readings)).filter { $0 % 2 == index }.map {
+                    Reading(sensor: "s\($0 % 5 * 2 + index)", timestamp: 1_767_225_600_000 + Int64($0),
+                            value: .int(Int64($0)))
+                })
+            }
+        }
+        return (log, partitions)
+    }
+}
