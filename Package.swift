@@ -133,11 +133,13 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The MQTT sink and source against a real mosquitto broker the tests start.
+        // The MQTT sink and source against a real mosquitto broker the tests start (and the
+        // example configuration's commented sources and sinks, MQTT and Kafka, parsed).
         .testTarget(
             name: "TributaryMQTTTests",
             dependencies: [
                 "TributaryMQTT",
+                "TributaryKafka",
                 "TributaryTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -103,14 +103,14 @@ final class KafkaProducer: Sendable {
     /// Hands one record to librdkafka (which copies the key and value, and
     /// takes the headers when it accepts the record); returns librdkafka's
     /// answer (`NO_ERROR`, `_QUEUE_FULL`, `_FATAL`...). Thread-safe.
-    func produce(topic: String, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer, timestamp: Int64,
+    func produce(topic: OpaquePointer, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer, timestamp: Int64,
                  headers: OpaquePointer, opaque: UnsafeMutableRawPointer) -> rd_kafka_resp_err_t {
-        let handle = topicHandle(topic)
-        return tributary_kafka_produce(self.handle, handle, key?.baseAddress, key?.count ?? 0, value.baseAddress,
-                                       value.count, timestamp, headers, opaque)
+        tributary_kafka_produce(handle, topic, key?.baseAddress, key?.count ?? 0, value.baseAddress, value.count,
+                                timestamp, headers, opaque)
     }
 
-    private func topicHandle(_ name: String) -> OpaquePointer {
+    /// The handle of topic `name`, for `produce`; valid until `close`.
+    func topicHandle(_ name: String) -> OpaquePointer {
         topics.withLock { topics in
             if let known = topics[name] { return known.pointer }
             let made = rd_kafka_topic_new(handle, name, nil)!

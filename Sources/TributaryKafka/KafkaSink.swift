@@ -19,8 +19,9 @@ import TributaryCore
 /// one held is failed and sent again.
 public final class KafkaSink: Sink, Sendable {
     public let name: String
-    /// Deliveries in flight: enough to keep librdkafka's batches full while the next is read.
-    public let window = 4
+    /// Deliveries in flight: enough to keep librdkafka's batches full while the next is read
+    /// (8 of max_batch, 10,000 by default, stay under librdkafka's queue of 100,000).
+    public let window = 8
     private let settings: KafkaSinkSettings
     private let properties: [KafkaSinkSettings.Property]
     private let topics: TopicTemplate
@@ -29,6 +30,9 @@ public final class KafkaSink: Sink, Sendable {
     /// Held while a delivery is produced, so that a replacement waits for it.
     private let producer = Mutex<KafkaProducer?>(nil)
     private let replacing = Atomic(false)
+    private let stopped = Atomic(false)
+    /// Whether `State.problem` is set: read at every record's report, so without the lock.
+    private let hasProblem = Atomic(false)
     /// Deliveries with records in librdkafka, so that none is forgotten when a producer goes.
     private let pending = Mutex<[ObjectIdentifier: PendingDelivery]>([:])
     private let state = Mutex(State())
@@ -84,6 +88,20 @@ public final class KafkaSink: Sink, Sendable {
         return try KafkaProducer(properties: properties, name: name, callbacks: callbacks)
     }
 
+    /// A new producer in place of one that went, or nil (logged) when librdkafka will not make one now.
+    private func remake() -> KafkaProducer? {
+        do {
+            return try makeProducer()
+        } catch {
+            logger.error("cannot make a Kafka producer; trying again with the next delivery", metadata: [
+                "error": "\(error)",
+            ])
+            state.withLock { $0.problem = "\(error)" }
+            hasProblem.store(true, ordering: .relaxed)
+            return nil
+        }
+    }
+
     public func send(_ delivery: Delivery) async throws {
         let batch = delivery.batch
         guard !batch.readings.isEmpty else {
@@ -99,10 +117,12 @@ public final class KafkaSink: Sink, Sendable {
         var waitedSince: ContinuousClock.Instant?
         while next < batch.readings.count {
             let (reached, code) = producer.withLock { producer -> (Int, rd_kafka_resp_err_t) in
+                if producer == nil, !stopped.load(ordering: .acquiring) { producer = remake() }
                 guard let producer else { return (next, RD_KAFKA_RESP_ERR__STATE) }
+                let handle = producer.topicHandle(topic)
                 var index = next
                 while index < batch.readings.count {
-                    let code = record.produce(index, to: producer, topic: topic,
+                    let code = record.produce(index, to: producer, topic: handle,
                                               opaque: Unmanaged.passRetained(tracked).toOpaque())
                     guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
                         Unmanaged.passUnretained(tracked).release()  // no report will come for it
@@ -140,7 +160,7 @@ public final class KafkaSink: Sink, Sendable {
         if code == RD_KAFKA_RESP_ERR_NO_ERROR {
             acknowledged.add(1, ordering: .relaxed)
             outcome = .success
-            if state.withLock({ $0.problem != nil }) { clearProblem() }
+            if hasProblem.load(ordering: .relaxed) { clearProblem() }
         } else {
             failed.add(1, ordering: .relaxed)
             outcome = .failure(.delivery(topic: tracked.topic, code: String(cString: rd_kafka_err2name(code)),
@@ -160,6 +180,7 @@ public final class KafkaSink: Sink, Sendable {
             defer {
                 state.problem = nil
                 state.warned = nil
+                hasProblem.store(false, ordering: .relaxed)
             }
             return state.problem
         }
@@ -173,7 +194,10 @@ public final class KafkaSink: Sink, Sendable {
     private func librdkafkaError(_ code: rd_kafka_resp_err_t, _ reason: String, fatal: Bool) {
         let now = ContinuousClock.now
         let warn = state.withLock { state -> Bool in
-            defer { state.problem = reason }
+            defer {
+                state.problem = reason
+                hasProblem.store(true, ordering: .relaxed)
+            }
             guard state.problem == nil || state.warned.map({ now - $0 >= Self.warningInterval }) ?? true else {
                 return false
             }
@@ -193,7 +217,7 @@ public final class KafkaSink: Sink, Sendable {
         DispatchQueue.global().async { [self] in
             defer { replacing.store(false, ordering: .releasing) }
             let old = producer.withLock { current -> KafkaProducer? in
-                defer { current = try? makeProducer() }
+                defer { current = stopped.load(ordering: .acquiring) ? nil : remake() }
                 return current
             }
             if old?.close(flush: .zero) == false { failPending() }
@@ -224,6 +248,7 @@ public final class KafkaSink: Sink, Sendable {
         // Closing joins the poll thread and flushes: blocking, so not on the cooperative pool.
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             DispatchQueue.global().async { [self] in
+                stopped.store(true, ordering: .releasing)
                 let current = producer.withLock { current in
                     defer { current = nil }
                     return current
@@ -275,26 +300,27 @@ final class PendingDelivery: Sendable {
 
     let topic: String
     private let delivery: Delivery
-    private let tally: Mutex<(remaining: Int, error: KafkaError?)>
+    /// Reports still to come; counted without a lock, one report per record.
+    private let remaining: Atomic<Int>
+    private let firstError = Mutex<KafkaError?>(nil)
 
     init(_ delivery: Delivery, records: Int, topic: String) {
         self.delivery = delivery
         self.topic = topic
-        self.tally = Mutex((records, nil))
+        self.remaining = Atomic(records)
     }
 
     /// Counts `records` reports of `outcome`; true when none is left to come.
     func report(_ outcome: Report, records: Int) -> Bool {
-        tally.withLock { tally in
-            if case let .failure(error) = outcome, tally.error == nil { tally.error = error }
-            tally.remaining -= records
-            return tally.remaining == 0
+        if case let .failure(error) = outcome {
+            firstError.withLock { first in if first == nil { first = error } }
         }
+        return remaining.subtract(records, ordering: .acquiringAndReleasing).newValue == 0
     }
 
     /// Acknowledges the delivery, or fails it with its first record's error.
     func settle() {
-        if let error = tally.withLock({ $0.error }) { delivery.fail(error) } else { delivery.acknowledge() }
+        if let error = firstError.withLock({ $0 }) { delivery.fail(error) } else { delivery.acknowledge() }
     }
 
     func fail(_ error: KafkaError) { delivery.fail(error) }

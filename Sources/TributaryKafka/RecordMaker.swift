@@ -12,11 +12,12 @@ struct RecordMaker {
     private let topic: [UInt8]
     private let partition: [UInt8]
     private let contentType: [UInt8]
-    /// The buffer values are made in; librdkafka copies them.
+    /// The buffers values and offsets are made in; librdkafka copies them.
     private let scratch = Scratch()
 
     private final class Scratch {
         var bytes: [UInt8] = []
+        var offset: [UInt8] = []
     }
 
     init(batch: SinkBatch, settings: KafkaSinkSettings) {
@@ -28,10 +29,12 @@ struct RecordMaker {
         self.partition = Array("\(batch.partition)".utf8)
         self.contentType = Array(settings.value.contentType.utf8)
         scratch.bytes.reserveCapacity(256)
+        scratch.offset.reserveCapacity(20)
     }
 
-    /// Produces the record of reading `index` to `kafkaTopic`; librdkafka's answer.
-    func produce(_ index: Int, to producer: KafkaProducer, topic kafkaTopic: String,
+    /// Produces the record of reading `index` to `kafkaTopic` (a handle of
+    /// `producer`'s); librdkafka's answer.
+    func produce(_ index: Int, to producer: KafkaProducer, topic kafkaTopic: OpaquePointer,
                  opaque: UnsafeMutableRawPointer) -> rd_kafka_resp_err_t {
         let stored = batch.readings[index]
         scratch.bytes.removeAll(keepingCapacity: true)
@@ -48,9 +51,9 @@ struct RecordMaker {
         add(headers, "device", device)
         add(headers, "topic", topic)
         add(headers, "partition", partition)
-        var offset: [UInt8] = []
-        JSONValue.writeDecimal(stored.offset, to: &offset)
-        add(headers, "offset", offset)
+        scratch.offset.removeAll(keepingCapacity: true)
+        JSONValue.writeDecimal(stored.offset, to: &scratch.offset)
+        add(headers, "offset", scratch.offset)
         add(headers, "content-type", contentType)
         var keyText: String
         switch key {

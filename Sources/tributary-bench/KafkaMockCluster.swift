@@ -20,33 +20,55 @@ import CRdKafka
 ///     errors API CODE...               the next requests of API (0: Produce) fail with these codes
 ///     topicerror TOPIC CODE            metadata answers this error for the topic (0: none)
 ///     quit                             (or end of input) stop the cluster and exit
-enum KafkaMockCluster {
-    static func run(brokers: Int) throws {
+final class KafkaMockCluster {
+    /// `host:port,...` of the brokers.
+    let bootstrap: String
+    private let handle: OpaquePointer
+    private let cluster: OpaquePointer
+
+    /// Starts `brokers` brokers on 127.0.0.1 (the benchmarks host one in their own process).
+    init(brokers: Int) {
         let conf = rd_kafka_conf_new()
         var error = [CChar](repeating: 0, count: 512)
         // Errors only: the hosting client has no bootstrap servers and would say so.
         guard rd_kafka_conf_set(conf, "log_level", "3", &error, error.count) == RD_KAFKA_CONF_OK else {
-            fail("log_level: \(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+            fail("log_level: \(Self.text(error))")
         }
         // The mock cluster lives in a client instance; this one only hosts it.
         guard let handle = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &error, error.count) else {
-            fail("rd_kafka_new: \(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+            fail("rd_kafka_new: \(Self.text(error))")
         }
-        defer { rd_kafka_destroy(handle) }
         guard let cluster = rd_kafka_mock_cluster_new(handle, Int32(brokers)) else {
             fail("rd_kafka_mock_cluster_new failed")
         }
-        defer { rd_kafka_mock_cluster_destroy(cluster) }
-        say("bootstrap \(String(cString: rd_kafka_mock_cluster_bootstraps(cluster)))")
+        self.handle = handle
+        self.cluster = cluster
+        self.bootstrap = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
+    }
+
+    deinit {
+        rd_kafka_mock_cluster_destroy(cluster)
+        rd_kafka_destroy(handle)
+    }
+
+    private static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The helper: the cluster driven by commands on standard input.
+    static func run(brokers: Int) throws {
+        let mock = KafkaMockCluster(brokers: brokers)
+        say("bootstrap \(mock.bootstrap)")
         while let line = readLine() {
             let words = line.split(separator: " ").map(String.init)
             guard let command = words.first else { continue }
             if command == "quit" { break }
-            say(perform(command, Array(words.dropFirst()), on: cluster))
+            say(mock.perform(command, Array(words.dropFirst())))
         }
     }
 
-    private static func perform(_ command: String, _ arguments: [String], on cluster: OpaquePointer) -> String {
+    /// Runs one command (as the helper reads them); `ok` or `error: ...`.
+    func perform(_ command: String, _ arguments: [String]) -> String {
         let numbers = arguments.map { Int32($0) }
         let code: rd_kafka_resp_err_t
         switch (command, numbers.count) {

@@ -70,11 +70,11 @@ enum MQTTBenchmark {
         // Upstream.
         let lines = try writeRuns(directory: root, name: "backlog", count: backlog) { index in
             var line: [UInt8] = []
-            ReadingJSON.writeLine(StoredReading(offset: Int64(index / 2), reading: reading(index)), partition: index % 2,
+            ReadingJSON.writeLine(StoredReading(offset: Int64(index / 2), reading: Backlog.reading(index)), partition: index % 2,
                                   to: &line, origin: (device: "bench", topic: "readings"))
             return String(decoding: line.dropLast(), as: UTF8.self)
         }
-        try fill(root + "/drain", readings: backlog)
+        try Backlog.fill(root + "/drain", readings: backlog)
         var upstream: [(reference: Double, tributary: Double)] = []
         var drained: (rate: Double, seconds: Double, peakBytes: Int64) = (0, 0, 0)
         for round in 0..<rounds {
@@ -99,7 +99,7 @@ enum MQTTBenchmark {
         report.add("upstream_target_met", publishRatio >= publishTarget)
 
         // Memory against the backlog's size.
-        try fill(root + "/drain-large", readings: largeBacklog)
+        try Backlog.fill(root + "/drain-large", readings: largeBacklog)
         let large = try drain(broker, executable: executable, directory: root + "/drain-large", sink: "central",
                               readings: largeBacklog)
         let growth = Double(large.peakBytes) / Double(drained.peakBytes) - 1
@@ -112,11 +112,6 @@ enum MQTTBenchmark {
         report.add("peak_rss_growth", growth)
         report.add("memory_target_met", abs(growth) <= memoryTolerance)
         if json { say(report.json) }
-    }
-
-    /// Reading `index` of the backlog: 10 sensors, alternating partitions as the router would not (it does not matter here).
-    private static func reading(_ index: Int) -> Reading {
-        Reading(sensor: "s\(index % 10)", timestamp: 1_767_225_600_000 + Int64(index), value: .double(Double(index % 1000) / 10))
     }
 
     // MARK: The reference clients
@@ -203,22 +198,6 @@ enum MQTTBenchmark {
         return (sorted[sorted.count / 2].reference, sorted[sorted.count / 2].tributary)
     }
 
-    /// A log in `directory` whose `readings` topic holds `readings` readings over 2 partitions.
-    private static func fill(_ directory: String, readings: Int) throws {
-        try FileIO.check(Int(mkdir(directory, 0o755)), "mkdir", directory)
-        var configuration = LogConfiguration(directory: directory + "/log")
-        configuration.flush = .interval(maxDelayMilliseconds: 60_000, maxBytes: 1 << 30)
-        let log = try Log.open(configuration)
-        let partitions = try log.topic("readings", creatingWith: 2)
-        for first in stride(from: 0, to: readings, by: 20_000) {
-            let group = (first..<min(first + 20_000, readings)).map(reading)
-            try partitions[0].append(group.enumerated().filter { $0.offset % 2 == 0 }.map(\.element))
-            try partitions[1].append(group.enumerated().filter { $0.offset % 2 == 1 }.map(\.element))
-        }
-        for partition in partitions { try partition.sync() }
-        try log.close()
-    }
-
     /// Runs `tributary run` on the log in `directory` with an MQTT sink named `sink` until it has forwarded `readings`.
     private static func drain(_ broker: Broker, executable: String, directory: String, sink: String, readings: Int)
         throws -> (rate: Double, seconds: Double, peakBytes: Int64) {
@@ -259,55 +238,5 @@ private final class Broker {
         try FileIO.writeFile(config, Array(text.utf8))
         process = try ChildProcess(executable: "/usr/sbin/mosquitto", arguments: ["-c", config])
         guard Loopback.waitForListener(port) else { fail("mosquitto did not start on port \(port)") }
-    }
-}
-
-/// `tributary run` with `[device]`, `[log]`, `[topics.readings]` and `[metrics]` set up and `body` after them.
-private final class Daemon {
-    private let process: ChildProcess
-    private let metricsPort: Int
-
-    init(executable: String, directory: String, body: String) throws {
-        if access(directory, F_OK) != 0 { try FileIO.check(Int(mkdir(directory, 0o755)), "mkdir", directory) }
-        metricsPort = try Loopback.freePort()
-        let config = directory + "/tributary.toml"
-        let text = """
-            [device]
-            id = "bench"
-            [log]
-            directory = "\(directory)/log"
-            disk_budget = "8GiB"
-            [topics.readings]
-            partitions = 2
-            [metrics]
-            listen = "127.0.0.1:\(metricsPort)"
-            \(body)
-            """
-        try FileIO.writeFile(config, Array(text.utf8))
-        process = try ChildProcess(executable: "/bin/sh", arguments: ["-c", """
-            exec '\(executable)' run --config '\(config)' --log-level warning > /dev/null
-            """])
-    }
-
-    /// Polls the metrics every 50 ms (more often costs the daemon measurably) until `condition` holds for them;
-    /// false after `seconds`.
-    func waitFor(seconds: Double, _ condition: (String) -> Bool) -> Bool {
-        let stopwatch = Stopwatch()
-        while stopwatch.elapsedSeconds < seconds {
-            if let metrics = Loopback.get(port: metricsPort, path: "/metrics"), condition(metrics) { return true }
-            usleep(50_000)
-        }
-        return false
-    }
-
-    func peakResidentBytes() -> Int64 {
-        let status = (try? FileIO.readSmallFile("/proc/\(process.pid)/status")) ?? ""
-        return (ProcessStats.field("VmHWM:", inText: status) ?? 0) * 1024
-    }
-
-    func stop() {
-        process.send(SIGTERM)
-        _ = process.readRemainingOutput()
-        guard process.waitForExit() == 0 else { fail("tributary run did not stop cleanly") }
     }
 }

@@ -16,6 +16,8 @@ let usage = """
              a sink's forwarder working off a backlog of 1 M readings with 40 ms acknowledgements
            tributary-bench mqtt [--json] [--messages N] [--backlog N] [--large-backlog N]
              MQTT ingest and upstream publish against mosquitto's own clients, and peak RSS against backlog size
+           tributary-bench kafka [--json] [--backlog N] [--large-backlog N]
+             Kafka sink draining a backlog into the mock cluster against kcat -P, per compression; RSS after an outage
            tributary-bench idle [--json] [--seconds N]
              memory and CPU of `tributary run` (built beside this binary) with little to do
            tributary-bench kafka-mock [--brokers N]
@@ -61,6 +63,10 @@ do {
                               backlog: option("--backlog", in: arguments, default: 1_000_000),
                               largeBacklog: option("--large-backlog", in: arguments, default: 10_000_000),
                               json: arguments.contains("--json"))
+    case "kafka":
+        try KafkaBenchmark.run(backlog: option("--backlog", in: arguments, default: 1_000_000),
+                               largeBacklog: option("--large-backlog", in: arguments, default: 10_000_000),
+                               json: arguments.contains("--json"))
     case "idle":
         try IdleBenchmark.run(seconds: option("--seconds", in: arguments, default: 60),
                               json: arguments.contains("--json"))

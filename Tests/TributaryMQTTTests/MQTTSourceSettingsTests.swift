@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import TributaryCore
+import TributaryTestSupport
+import TributaryKafka
 @testable import TributaryMQTT
 
 @Suite("MQTT source settings")
@@ -92,17 +94,20 @@ struct MQTTSourceSettingsTests {
 
 @Suite("MQTT examples")
 struct MQTTExampleTests {
-    @Test("the commented MQTT source and sink in the example configuration parse once uncommented")
+    @Test("the commented MQTT source and sink and Kafka sink in the example configuration parse once uncommented")
     func commentedExamplesParse() throws {
         let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("packaging/tributary.toml")
+        let scratch = try Scratch()
+        let secret = scratch.path("secret")
+        try Data("s3cret\n".utf8).write(to: URL(fileURLWithPath: secret))
         var lines: [String] = []
         var inBlock = false
         for line in try String(contentsOf: example, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false) {
             if line == "# [[sources]]" || line == "# [[sinks]]" { inBlock = true }
             if inBlock, line.hasPrefix("# ") {
-                // The secret file does not exist here; everything else must parse as written.
-                if !line.hasPrefix("# password_file") { lines.append(String(line.dropFirst(2))) }
+                // The secret files do not exist here; everything else must parse as written.
+                lines.append(line.hasPrefix("# password_file") ? "password_file = \"\(secret)\"" : String(line.dropFirst(2)))
                 continue
             }
             inBlock = false
@@ -113,11 +118,15 @@ struct MQTTExampleTests {
         defer { try? FileManager.default.removeItem(at: machineID) }
         let configuration = try TributaryConfiguration.parse(
             lines.joined(separator: "\n"), file: example.path, machineIDPath: machineID.path,
-            plugins: PluginRegistry.builtIn.adding(source: MQTTSourceSettings.self).adding(sink: MQTTSinkSettings.self))
+            plugins: PluginRegistry.builtIn.adding(source: MQTTSourceSettings.self).adding(sink: MQTTSinkSettings.self)
+                .adding(sink: KafkaSinkSettings.self))
         let source = try #require(configuration.sources.first { $0.type == "mqtt" }?.settings as? MQTTSourceSettings)
         #expect(source.subscriptions.map(\.filter) == ["sensors/+/temperature", "plant/#"])
         let sink = try #require(configuration.sinks.first { $0.type == "mqtt" })
         #expect(sink.backfillRate == 64 << 10)
         #expect((sink.settings as? MQTTSinkSettings)?.connection.tls != nil)
+        let kafka = try #require(configuration.sinks.first { $0.type == "kafka" }?.settings as? KafkaSinkSettings)
+        #expect(kafka.tls != nil && kafka.sasl?.mechanism == .scramSHA512 && kafka.compression == .zstd)
+        #expect(kafka.librdkafka == [.init("socket.keepalive.enable", "true")])
     }
 }
