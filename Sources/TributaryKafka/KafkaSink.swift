@@ -51,8 +51,6 @@ public final class KafkaSink: Sink, Sendable {
         var replacements: Int64 = 0
     }
 
-    /// How long `send` waits for room when librdkafka's queue is full before it fails the rest of a delivery.
-    private static let queueFullWait: Duration = .seconds(1)
     /// While the link stays down, how often one of librdkafka's errors is logged as a warning.
     private static let warningInterval: Duration = .seconds(60)
     /// How long `stop` lets librdkafka deliver what it holds.
@@ -75,6 +73,8 @@ public final class KafkaSink: Sink, Sendable {
 
     private func makeProducer() throws -> KafkaProducer {
         let callbacks = KafkaProducer.Callbacks(
+            produced: { [weak self] count in self?.produced.add(Int64(count), ordering: .relaxed) },
+            notProduced: { [weak self] tracked, error, count in self?.notProduced(tracked, error, records: count) },
             delivered: { [weak self] opaque, code in self?.delivered(opaque, code) },
             error: { [weak self] code, reason, fatal in self?.librdkafkaError(code, reason, fatal: fatal) },
             statistics: { [weak self] json in
@@ -110,49 +110,25 @@ public final class KafkaSink: Sink, Sendable {
         }
         let topic = TopicTemplate.topic(topics.resolved(device: batch.deviceID, topic: batch.topic,
                                                         partition: batch.partition), sensor: "")
-        let record = RecordMaker(batch: batch, settings: settings)
         let tracked = PendingDelivery(delivery, records: batch.readings.count, topic: topic)
         pending.withLock { $0[ObjectIdentifier(tracked)] = tracked }
-        var next = 0
-        var waitedSince: ContinuousClock.Instant?
-        while next < batch.readings.count {
-            let (reached, code) = producer.withLock { producer -> (Int, rd_kafka_resp_err_t) in
-                if producer == nil, !stopped.load(ordering: .acquiring) { producer = remake() }
-                guard let producer else { return (next, RD_KAFKA_RESP_ERR__STATE) }
-                let handle = producer.topicHandle(topic)
-                var index = next
-                while index < batch.readings.count {
-                    let code = record.produce(index, to: producer, topic: handle,
-                                              opaque: Unmanaged.passRetained(tracked).toOpaque())
-                    guard code == RD_KAFKA_RESP_ERR_NO_ERROR else {
-                        Unmanaged.passUnretained(tracked).release()  // no report will come for it
-                        return (index, code)
-                    }
-                    index += 1
-                }
-                return (index, RD_KAFKA_RESP_ERR_NO_ERROR)
-            }
-            produced.add(Int64(reached - next), ordering: .relaxed)
-            next = reached
-            guard code != RD_KAFKA_RESP_ERR_NO_ERROR else { break }
-            let now = ContinuousClock.now
-            if code == RD_KAFKA_RESP_ERR__QUEUE_FULL, !Task.isCancelled,
-               now - (waitedSince ?? now) < Self.queueFullWait {
-                waitedSince = waitedSince ?? now
-                try? await Task.sleep(for: .milliseconds(5))
-                continue
-            }
-            let error: KafkaError = code == RD_KAFKA_RESP_ERR__STATE
-                ? .noProducer(reason: state.withLock { $0.problem } ?? "the sink is stopping")
-                : .produce(topic: topic, code: String(cString: rd_kafka_err2name(code)),
-                           reason: String(cString: rd_kafka_err2str(code)))
-            // The records not handed over count as failed, so the delivery settles once the others report.
-            if tracked.report(.failure(error), records: batch.readings.count - next) { settle(tracked) }
-            return
+        let job = KafkaProducer.Job(tracked: tracked, records: RecordMaker(batch: batch, settings: settings), topic: topic)
+        let submitted = producer.withLock { producer -> Bool in
+            if producer == nil, !stopped.load(ordering: .acquiring) { producer = remake() }
+            return producer?.submit(job) ?? false
+        }
+        if !submitted {
+            notProduced(tracked, .noProducer(reason: state.withLock { $0.problem } ?? "the sink is stopping"),
+                        records: batch.readings.count)
         }
     }
 
-    /// A record's delivery report, on the poll thread.
+    /// Counts `records` records of `tracked` that never went to librdkafka as failed.
+    private func notProduced(_ tracked: PendingDelivery, _ error: KafkaError, records: Int) {
+        if tracked.report(.failure(error), records: records) { settle(tracked) }
+    }
+
+    /// A record's delivery report, on the producer's thread.
     private func delivered(_ opaque: UnsafeMutableRawPointer?, _ code: rd_kafka_resp_err_t) {
         guard let opaque else { return }
         let tracked = Unmanaged<PendingDelivery>.fromOpaque(opaque).takeRetainedValue()
