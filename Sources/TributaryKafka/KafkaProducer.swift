@@ -47,8 +47,8 @@ final class KafkaProducer: Sendable {
     private let topics = Mutex<[String: SendablePointer]>([:])
     private let polling = Atomic(true)
     private let pollerDone = DispatchSemaphore(value: 0)
-    /// Jobs waiting for the producer's thread.
-    private let jobs = Mutex<[Job]>([])
+    /// Jobs waiting for the producer's thread, and whether it still takes them.
+    private let jobs = Mutex<(waiting: [Job], open: Bool)>(([], true))
     private let closed = Atomic(false)
 
     private struct SendablePointer: @unchecked Sendable {
@@ -108,8 +108,8 @@ final class KafkaProducer: Sendable {
             try DedicatedThread.start(name: "kafka-\(name)") { [self] in
                 while polling.load(ordering: .acquiring) {
                     let taken = jobs.withLock { jobs in
-                        defer { jobs.removeAll(keepingCapacity: true) }
-                        return jobs
+                        defer { jobs.waiting.removeAll(keepingCapacity: true) }
+                        return jobs.waiting
                     }
                     for job in taken { produce(job) }
                     // Reports, errors, statistics; `submit` cuts the wait short.
@@ -123,14 +123,14 @@ final class KafkaProducer: Sendable {
         }
     }
 
-    deinit { close(flush: .zero) }
-
     /// Queues `job` for the producer's thread; false once the producer is closed.
     func submit(_ job: Job) -> Bool {
-        guard polling.load(ordering: .acquiring) else { return false }
-        jobs.withLock { $0.append(job) }
-        rd_kafka_yield(handle)
-        return true
+        let taken = jobs.withLock { jobs in
+            if jobs.open { jobs.waiting.append(job) }
+            return jobs.open
+        }
+        if taken { rd_kafka_yield(handle) }
+        return taken
     }
 
     /// How long a job waits for room when librdkafka's queue is full before the rest of it fails.
@@ -176,6 +176,7 @@ final class KafkaProducer: Sendable {
         }
     }
 
+    /// The producer's thread holds the producer until this is called.
     /// Stops polling, waits up to `flush` for what is in flight (its
     /// reports arrive meanwhile), purges the rest (each purged record is
     /// reported failed) and destroys the producer. Blocks: not for the
@@ -188,7 +189,11 @@ final class KafkaProducer: Sendable {
         rd_kafka_yield(handle)
         pollerDone.wait()
         // Jobs the thread never took: none of their records went.
-        for job in jobs.withLock({ $0 }) {
+        let left = jobs.withLock { jobs in
+            jobs.open = false
+            return jobs.waiting
+        }
+        for job in left {
             box.callbacks.notProduced(job.tracked, .noProducer(reason: "the producer was closed"), job.records.count)
         }
         if flush > .zero { _ = rd_kafka_flush(handle, Int32(flush.milliseconds)) }

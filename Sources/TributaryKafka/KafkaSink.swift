@@ -13,7 +13,7 @@ import TributaryCore
 /// A delivery is acknowledged once librdkafka reported every one of its
 /// records delivered; any record's failure (message timeout, a refusal, a
 /// purge) fails the delivery, and the forwarder sends it again from the log.
-/// librdkafka holds at most the forwarder's window of deliveries (4 times
+/// librdkafka holds at most the forwarder's window of deliveries (8 times
 /// `max_batch` records): through an outage the backlog stays in the log.
 /// A fatal error of the producer replaces it with a new one; what the old
 /// one held is failed and sent again.
