@@ -112,7 +112,8 @@ struct KafkaSinkTests {
 
     /// The faults the mock cluster makes, each put in place mid-drain and taken away again.
     enum Fault: String, CaseIterable, CustomTestStringConvertible {
-        case oneBrokerDown, allBrokersDown, leaderChanges, retriableProduceErrors, permanentProduceErrors
+        case oneBrokerDown, allBrokersDown, leaderChanges, retriableProduceErrors, permanentProduceErrors,
+             fatalProducerError
 
         var testDescription: String { rawValue }
 
@@ -126,6 +127,8 @@ struct KafkaSinkTests {
             case .retriableProduceErrors: try cluster.command("errors 0 19 19 19 19 19 19")
             // INVALID_RECORD: the records fail, the sink sends them again from the log.
             case .permanentProduceErrors: try cluster.command("errors 0 87 87 87")
+            // A record refused with enable.gapless.guarantee: the producer cannot go on; the sink makes a new one.
+            case .fatalProducerError: try cluster.command("errors 0 87")
             }
         }
 
@@ -135,7 +138,7 @@ struct KafkaSinkTests {
             case .allBrokersDown: for broker in 1...3 { try cluster.command("up \(broker)") }
             case .leaderChanges:
                 for partition in 0..<4 { try cluster.command("leader \(KafkaSinkTests.topic) \(partition) 1") }
-            case .retriableProduceErrors, .permanentProduceErrors: break
+            case .retriableProduceErrors, .permanentProduceErrors, .fatalProducerError: break
             }
         }
     }
@@ -148,7 +151,9 @@ struct KafkaSinkTests {
         let (log, partitions) = try Log.sample(scratch, readings: readings)
         // Slow answers, so the drain lasts long enough for the fault to come in the middle.
         for broker in 1...3 { try cluster.command("rtt \(broker) 30") }
-        let sink = try Self.sink(cluster.bootstrap)
+        let sink = try Self.sink(cluster.bootstrap) { settings in
+            if fault == .fatalProducerError { settings.librdkafka.append(.init("enable.gapless.guarantee", "true")) }
+        }
         let forwarder = try Forwarder(sink: sink, deviceID: "box-1", partitions: partitions,
                                       limits: BatchLimits(readings: 200), logger: Self.logger)
         let group = ServiceGroup(services: [forwarder], logger: Self.logger)
@@ -163,17 +168,24 @@ struct KafkaSinkTests {
                 #expect(!status.linkUp && status.error != nil, "the outage shows: \(status.error ?? "no error")")
             } else {
                 let forwarded = forwarder.status.forwarded
-                try await eventually {
+                let noticed = {
                     switch fault {
                     case .oneBrokerDown: Self.statistics(forwarder)["brokers_up"] ?? 3 < 3
                     case .permanentProduceErrors: forwarder.status.failures > 0
-                    case .retriableProduceErrors: Self.statistics(forwarder)["retries_total"] ?? 0 > 0
-                    case .leaderChanges, .allBrokersDown: forwarder.status.forwarded > forwarded + 1000
+                    case .fatalProducerError: Self.statistics(forwarder)["producer_replacements_total"] ?? 0 > 0
+                    case .leaderChanges, .retriableProduceErrors, .allBrokersDown:
+                        forwarder.status.forwarded > forwarded + 1000
                     }
                 }
+                try await eventually(noticed)
+                #expect(noticed(), "the fault had its effect: \(Self.statistics(forwarder))")
             }
             try fault.end(cluster)
-            try await eventually(seconds: 120) { Self.drained(forwarder, readings) }
+            try await eventually(seconds: 120) {
+                // With retries, until the statistics count the records sent again too.
+                Self.drained(forwarder, readings) && (fault != .retriableProduceErrors
+                    || Self.statistics(forwarder)["records_sent_total"] ?? 0 > Double(readings))
+            }
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
@@ -183,6 +195,9 @@ struct KafkaSinkTests {
         try await Self.checkArrived(cluster, readings: readings, ordered: forwarder.status.failures == 0)
         if fault == .retriableProduceErrors || fault == .leaderChanges {
             #expect(forwarder.status.failures == 0, "librdkafka retried by itself")
+        }
+        if fault == .retriableProduceErrors {
+            #expect(Self.statistics(forwarder)["records_sent_total"] ?? 0 > Double(readings), "records were sent again")
         }
         try log.close()
     }
