@@ -82,7 +82,8 @@ final class KafkaProducer: Sendable {
             if code == RD_KAFKA_RESP_ERR__FATAL, let handle {
                 var buffer = [CChar](repeating: 0, count: 512)
                 let original = rd_kafka_fatal_error(handle, &buffer, buffer.count)
-                words = "fatal: \(String(cString: rd_kafka_err2name(original))): \(LibrdkafkaConfiguration.text(buffer))"
+                let name = String(cString: rd_kafka_err2name(original))
+                words = "fatal: \(name): \(LibrdkafkaConfiguration.text(buffer))"
                 fatal = true
             }
             Unmanaged<Box>.fromOpaque(opaque).takeUnretainedValue().callbacks.error(code, words, fatal)
@@ -158,9 +159,9 @@ final class KafkaProducer: Sendable {
                 continue
             }
             box.callbacks.produced(index)
-            box.callbacks.notProduced(job.tracked, .produce(topic: job.topic, code: String(cString: rd_kafka_err2name(code)),
-                                                            reason: String(cString: rd_kafka_err2str(code))),
-                                      count - index)
+            let error = KafkaError.produce(topic: job.topic, code: String(cString: rd_kafka_err2name(code)),
+                                           reason: String(cString: rd_kafka_err2str(code)))
+            box.callbacks.notProduced(job.tracked, error, count - index)
             return
         }
         box.callbacks.produced(count)

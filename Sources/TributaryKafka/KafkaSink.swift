@@ -27,7 +27,6 @@ public final class KafkaSink: Sink, Sendable {
     private let topics: TopicTemplate
     private let logger: Logger
     /// The producer; nil before `start`, after `stop`, or when a new one could not be made.
-    /// Held while a delivery is produced, so that a replacement waits for it.
     private let producer = Mutex<KafkaProducer?>(nil)
     private let replacing = Atomic(false)
     private let stopped = Atomic(false)
@@ -112,7 +111,8 @@ public final class KafkaSink: Sink, Sendable {
                                                         partition: batch.partition), sensor: "")
         let tracked = PendingDelivery(delivery, records: batch.readings.count, topic: topic)
         pending.withLock { $0[ObjectIdentifier(tracked)] = tracked }
-        let job = KafkaProducer.Job(tracked: tracked, records: RecordMaker(batch: batch, settings: settings), topic: topic)
+        let job = KafkaProducer.Job(tracked: tracked, records: RecordMaker(batch: batch, settings: settings),
+                                    topic: topic)
         let submitted = producer.withLock { producer -> Bool in
             if producer == nil, !stopped.load(ordering: .acquiring) { producer = remake() }
             return producer?.submit(job) ?? false
@@ -181,13 +181,17 @@ public final class KafkaSink: Sink, Sendable {
             return true
         }
         let metadata: Logger.Metadata = ["error": "\(String(cString: rd_kafka_err2name(code)))"]
-        if warn || fatal { logger.warning("Kafka: \(reason)", metadata: metadata) } else { logger.debug("Kafka: \(reason)", metadata: metadata) }
+        if warn || fatal {
+            logger.warning("Kafka: \(reason)", metadata: metadata)
+        } else {
+            logger.debug("Kafka: \(reason)", metadata: metadata)
+        }
         if fatal { replaceProducer(because: reason) }
     }
 
     /// Replaces a producer librdkafka declared dead with a new one (on a
-    /// thread of its own: the old one's closing waits for its poll thread,
-    /// which is where this is called from). What the old one held fails.
+    /// thread of its own: the old one's closing waits for its thread, which
+    /// is where this is called from). What the old one held fails.
     private func replaceProducer(because reason: String) {
         guard !replacing.exchange(true, ordering: .acquiringAndReleasing) else { return }
         DispatchQueue.global().async { [self] in
@@ -221,7 +225,7 @@ public final class KafkaSink: Sink, Sendable {
     }
 
     public func stop() async {
-        // Closing joins the poll thread and flushes: blocking, so not on the cooperative pool.
+        // Closing joins the producer's thread and flushes: blocking, so not on the cooperative pool.
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             DispatchQueue.global().async { [self] in
                 stopped.store(true, ordering: .releasing)
