@@ -267,4 +267,50 @@ struct KafkaSinkTests {
         _ = tlsPeer
         try log.close()
     }
+
+    @Test func liveFirstANewReadingReachesKafkaWithinASecondDuringABackfill() async throws {
+        let scratch = try Scratch()
+        let cluster = try await Self.cluster()
+        let (log, partitions) = try Log.sample(scratch, readings: 20_000)
+        let perReading = Reading(sensor: "s0", timestamp: 0, value: .int(0)).approximateEncodedSize
+        for broker in 1...3 { try cluster.command("down \(broker)") }
+        let sink = try Self.sink(cluster.bootstrap)
+        let forwarder = try Forwarder(sink: sink, deviceID: "box-1", partitions: partitions,
+                                      limits: BatchLimits(readings: 500), backfillRate: Int64(perReading * 2000),  // 10 s of backlog
+                                      logger: Self.logger)
+        let group = ServiceGroup(services: [forwarder], logger: Self.logger)
+        // A consumer from the end of the topic, started before the new reading, printing keys as they come.
+        let watched = scratch.path("watched")
+        _ = FileManager.default.createFile(atPath: watched, contents: nil)
+        let consumer = Process()
+        consumer.executableURL = URL(fileURLWithPath: "/usr/bin/kcat")
+        consumer.arguments = ["-C", "-b", cluster.bootstrap, "-t", Self.topic, "-o", "end", "-u", "-f", "%k\n"]
+        consumer.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: watched))
+        consumer.standardError = FileHandle.nullDevice
+        defer { if consumer.isRunning { kill(consumer.processIdentifier, SIGKILL) } }
+        var latency: Duration?
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            try await eventually { sink.problem != nil }  // an outage: no broker answers
+            for broker in 1...3 { try cluster.command("up \(broker)") }
+            try await eventually { forwarder.status.backfillLag > 0 }
+            try ProcessEnvironment.reading { try consumer.run() }
+            // The consumer has its partitions once backlog readings reach it.
+            try await eventually { ((try? String(contentsOfFile: watched, encoding: .utf8)) ?? "").contains("s") }
+            let clock = ContinuousClock()
+            let appended = clock.now
+            try partitions[0].append([Reading(sensor: "live", timestamp: 1, value: .int(1))])
+            try partitions[0].sync()
+            try await eventually {
+                ((try? String(contentsOfFile: watched, encoding: .utf8)) ?? "").contains("live\n")
+            }
+            latency = clock.now - appended
+            #expect(forwarder.status.backfillLag > 0, "still backfilling when the new reading arrived")
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        let measured = try #require(latency)
+        #expect(measured < .seconds(1), "a new reading reached Kafka in \(measured)")
+        try log.close()
+    }
 }
