@@ -157,7 +157,11 @@ public final class TableReader {
         var flattened: [String: ConfigurationNode] = [:]
         func flatten(_ entries: [String: ConfigurationNode], prefix: String) {
             for (name, node) in entries {
-                if case let .table(inner) = node { flatten(inner, prefix: prefix + name + ".") } else { flattened[prefix + name] = node }
+                if case let .table(inner) = node {
+                    flatten(inner, prefix: prefix + name + ".")
+                } else {
+                    flattened[prefix + name] = node
+                }
             }
         }
         flatten(table.entries, prefix: "")
