@@ -68,6 +68,11 @@ let package = Package(
             name: "TributaryKafka",
             dependencies: ["TributaryCore", "CRdKafka"]
         ),
+        // Sources that read hardware: kernel sensors through sysfs.
+        .target(
+            name: "TributaryHardware",
+            dependencies: ["TributaryCore"]
+        ),
         // libsystemd (sd_notify, watchdog, journal), from Debian's libsystemd-dev.
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // Running under systemd: readiness, status and watchdog notifications, journal logging.
@@ -88,6 +93,7 @@ let package = Package(
                 "TributaryMetrics",
                 "TributaryMQTT",
                 "TributaryKafka",
+                "TributaryHardware",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -153,6 +159,11 @@ let package = Package(
                 "TributaryTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        // The hardware sources against what the kernel would show (a sysfs tree laid out as documented).
+        .testTarget(
+            name: "TributaryHardwareTests",
+            dependencies: ["TributaryHardware", "TributaryTestSupport"]
         ),
         .testTarget(
             name: "TributarySystemdTests",

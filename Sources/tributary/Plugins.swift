@@ -1,4 +1,5 @@
 import TributaryCore
+import TributaryHardware
 import TributaryKafka
 import TributaryMQTT
 
@@ -8,6 +9,7 @@ extension PluginRegistry {
     /// `.adding(sink: ItsSettings.self)`.
     static let tributary = PluginRegistry.builtIn
         .adding(source: MQTTSourceSettings.self)
+        .adding(source: SysfsSourceSettings.self)
         .adding(sink: MQTTSinkSettings.self)
         .adding(sink: KafkaSinkSettings.self)
 }

@@ -1,5 +1,6 @@
 import Logging
 import Testing
+import TributaryTestSupport
 import TributaryLog
 @testable import TributaryCore
 

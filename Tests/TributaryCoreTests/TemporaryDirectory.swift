@@ -12,12 +12,3 @@ func withTemporaryDirectory(_ label: String, _ body: (String) async throws -> Vo
     defer { _ = system("rm -rf '\(directory)'") }
     try await body(directory)
 }
-
-extension PartitionWriter {
-    /// A writer with its thread started; the test stops it.
-    static func started(partition: Partition, capacity: Int = 16_384, logger: Logger) throws -> PartitionWriter {
-        let writer = PartitionWriter(partition: partition, capacity: capacity, logger: logger)
-        try writer.start()
-        return writer
-    }
-}

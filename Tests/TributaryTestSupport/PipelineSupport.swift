@@ -22,6 +22,15 @@ public func forward(_ forwarder: Forwarder, seconds: Double = 60, until done: @e
     }
 }
 
+extension PartitionWriter {
+    /// A writer with its thread started; the test stops it.
+    public static func started(partition: Partition, capacity: Int = 16_384, logger: Logger) throws -> PartitionWriter {
+        let writer = PartitionWriter(partition: partition, capacity: capacity, logger: logger)
+        try writer.start()
+        return writer
+    }
+}
+
 extension Log {
     /// A log in `scratch` with `readings` readings of 10 sensors (`s0`...`s9`)
     /// spread over the 2 partitions of topic `readings`, reading `n` in
