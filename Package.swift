@@ -73,6 +73,11 @@ let package = Package(
             name: "TributaryHardware",
             dependencies: ["TributaryCore"]
         ),
+        // Every kind of source and sink the daemon runs, in one registry (`PluginRegistry.tributary`).
+        .target(
+            name: "TributaryPlugins",
+            dependencies: ["TributaryCore", "TributaryMQTT", "TributaryKafka", "TributaryHardware"]
+        ),
         // libsystemd (sd_notify, watchdog, journal), from Debian's libsystemd-dev.
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // Running under systemd: readiness, status and watchdog notifications, journal logging.
@@ -91,9 +96,7 @@ let package = Package(
                 "TributaryCore",
                 "TributarySystemd",
                 "TributaryMetrics",
-                "TributaryMQTT",
-                "TributaryKafka",
-                "TributaryHardware",
+                "TributaryPlugins",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -139,13 +142,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // The MQTT sink and source against a real mosquitto broker the tests start (and the
-        // example configuration's commented sources and sinks, MQTT and Kafka, parsed).
+        // The MQTT sink and source against a real mosquitto broker the tests start.
         .testTarget(
             name: "TributaryMQTTTests",
             dependencies: [
                 "TributaryMQTT",
-                "TributaryKafka",
                 "TributaryTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -159,6 +160,12 @@ let package = Package(
                 "TributaryTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        // The example configuration, its commented sources and sinks too, read with every plug-in.
+        .testTarget(
+            name: "TributaryPluginsTests",
+            dependencies: ["TributaryPlugins", "TributaryMQTT", "TributaryKafka", "TributaryHardware",
+                           "TributaryTestSupport"]
         ),
         // The hardware sources against what the kernel would show (a sysfs tree laid out as documented).
         .testTarget(

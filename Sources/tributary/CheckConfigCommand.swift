@@ -1,5 +1,6 @@
 import ArgumentParser
 import TributaryCore
+import TributaryPlugins
 
 /// `tributary check-config`: validates a configuration file and starts nothing.
 struct CheckConfigCommand: ParsableCommand {

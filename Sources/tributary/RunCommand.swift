@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import TributaryCore
+import TributaryPlugins
 import TributarySystemd
 
 /// `tributary run`: the daemon, as systemd starts it.

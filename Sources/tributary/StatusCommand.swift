@@ -1,6 +1,7 @@
 import ArgumentParser
 import FoundationEssentials
 import TributaryCore
+import TributaryPlugins
 import TributaryMetrics
 
 /// `tributary status`: asks the running daemon how it is doing.

@@ -2,7 +2,6 @@ import Foundation
 import Testing
 import TributaryCore
 import TributaryTestSupport
-import TributaryKafka
 @testable import TributaryMQTT
 
 @Suite("MQTT source settings")
@@ -89,44 +88,5 @@ struct MQTTSourceSettingsTests {
         #expect(errors.errors.count == 1, "\(errors)")
         #expect(error.line == line && error.key == key, "\(error)")
         #expect(error.message.hasPrefix(message), "\(error.message)")
-    }
-}
-
-@Suite("MQTT examples")
-struct MQTTExampleTests {
-    @Test("the commented MQTT source and sink and Kafka sink in the example configuration parse once uncommented")
-    func commentedExamplesParse() throws {
-        let example = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("packaging/tributary.toml")
-        let scratch = try Scratch()
-        let secret = scratch.path("secret")
-        try Data("s3cret\n".utf8).write(to: URL(fileURLWithPath: secret))
-        var lines: [String] = []
-        var inBlock = false
-        for line in try String(contentsOf: example, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false) {
-            if line == "# [[sources]]" || line == "# [[sinks]]" { inBlock = true }
-            if inBlock, line.hasPrefix("# ") {
-                // The secret files do not exist here; everything else must parse as written.
-                lines.append(line.hasPrefix("# password_file") ? "password_file = \"\(secret)\"" : String(line.dropFirst(2)))
-                continue
-            }
-            inBlock = false
-            lines.append(String(line))
-        }
-        let machineID = FileManager.default.temporaryDirectory.appendingPathComponent("machine-id-\(UUID().uuidString)")
-        try Data("0123456789abcdef0123456789abcdef\n".utf8).write(to: machineID)
-        defer { try? FileManager.default.removeItem(at: machineID) }
-        let configuration = try TributaryConfiguration.parse(
-            lines.joined(separator: "\n"), file: example.path, machineIDPath: machineID.path,
-            plugins: PluginRegistry.builtIn.adding(source: MQTTSourceSettings.self).adding(sink: MQTTSinkSettings.self)
-                .adding(sink: KafkaSinkSettings.self))
-        let source = try #require(configuration.sources.first { $0.type == "mqtt" }?.settings as? MQTTSourceSettings)
-        #expect(source.subscriptions.map(\.filter) == ["sensors/+/temperature", "plant/#"])
-        let sink = try #require(configuration.sinks.first { $0.type == "mqtt" })
-        #expect(sink.backfillRate == 64 << 10)
-        #expect((sink.settings as? MQTTSinkSettings)?.connection.tls != nil)
-        let kafka = try #require(configuration.sinks.first { $0.type == "kafka" }?.settings as? KafkaSinkSettings)
-        #expect(kafka.tls != nil && kafka.sasl?.mechanism == .scramSHA512 && kafka.compression == .zstd)
-        #expect(kafka.librdkafka == [.init("socket.keepalive.enable", "true")])
     }
 }

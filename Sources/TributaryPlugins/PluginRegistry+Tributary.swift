@@ -7,7 +7,7 @@ extension PluginRegistry {
     /// Every kind of source and sink this executable can run, by `type`.
     /// A new kind is one line here: `.adding(source: ItsSettings.self)` or
     /// `.adding(sink: ItsSettings.self)`.
-    static let tributary = PluginRegistry.builtIn
+    public static let tributary = PluginRegistry.builtIn
         .adding(source: MQTTSourceSettings.self)
         .adding(source: SysfsSourceSettings.self)
         .adding(sink: MQTTSinkSettings.self)
