@@ -68,10 +68,10 @@ let package = Package(
             name: "TributaryKafka",
             dependencies: ["TributaryCore", "CRdKafka"]
         ),
-        // Sources that read hardware: kernel sensors through sysfs.
+        // Sources that read hardware: serial lines, kernel sensors through sysfs.
         .target(
             name: "TributaryHardware",
-            dependencies: ["TributaryCore"]
+            dependencies: ["TributaryCore", "CTributaryShims"]
         ),
         // Every kind of source and sink the daemon runs, in one registry (`PluginRegistry.tributary`).
         .target(

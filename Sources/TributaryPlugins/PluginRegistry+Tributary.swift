@@ -10,6 +10,7 @@ extension PluginRegistry {
     public static let tributary = PluginRegistry.builtIn
         .adding(source: MQTTSourceSettings.self)
         .adding(source: SysfsSourceSettings.self)
+        .adding(source: SerialSourceSettings.self)
         .adding(sink: MQTTSinkSettings.self)
         .adding(sink: KafkaSinkSettings.self)
 }

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+@testable import TributaryCore
+@testable import TributaryHardware
+import TributaryTestSupport
+
+/// The serial source on real pseudo-terminals: the test writes a sensor's
+/// lines on the master side, the source reads the slave through a symlink,
+/// as it would a `/dev/serial/by-id/...` path.
+@Suite(.serialized) struct SerialSourceTests {
+    /// A pseudo-terminal standing in for a serial adapter.
+    final class FakeSerialDevice {
+        let master: Int32
+        private let slave: Int32
+        let path: String
+
+        init() throws {
+            var master: Int32 = 0
+            var slave: Int32 = 0
+            guard openpty(&master, &slave, nil, nil, nil) == 0 else { throw SocketFailure(call: "openpty", errno: errno) }
+            // Raw from the start, so nothing written before the source sets the port up is cooked or echoed.
+            var attributes = termios()
+            tcgetattr(slave, &attributes)
+            cfmakeraw(&attributes)
+            tcsetattr(slave, TCSANOW, &attributes)
+            self.master = master
+            self.slave = slave
+            // /dev/pts/N, from the slave's descriptor (Glibc's ptsname is not visible to Swift).
+            self.path = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(slave)")
+        }
+
+        func write(_ text: String) {
+            _ = Array(text.utf8).withUnsafeBytes { Glibc.write(master, $0.baseAddress, $0.count) }
+        }
+
+        /// Unplugged: the reading side gets an error or end of file.
+        func unplug() {
+            close(master)
+            close(slave)
+        }
+    }
+
+    @Test func readsLinesCountsGarbageAndReadsAgainAfterAnUnplugAndReplug() async throws {
+        let scratch = try Scratch()
+        let link = scratch.path("ttyUSB-sensor")
+        var device = try FakeSerialDevice()
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: device.path)
+        var settings = SerialSourceSettings(device: link, format: .csv)
+        settings.port.baud = 250_000  // not a standard rate: termios2 sets it
+        settings.maxLine = 32
+        settings.fields = ["door": "greenhouse.door"]
+        let (log, partitions) = try Log.sample(scratch, readings: 0)
+        let writers = try partitions.map { try PartitionWriter.started(partition: $0, logger: Logger(label: "test")) }
+        let output = SourceOutput(source: "bench", topic: "readings", router: Router(writers: ["readings": writers]),
+                                  logger: Logger(label: "test"))
+        let source = SerialSource(name: "bench", settings: settings)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await source.run(output: output) }
+            device.write("temp,door\n")
+            device.write("21.5,closed\n\u{01}\u{02}garbage,with,too,many\n")
+            device.write(String(repeating: "x", count: 100) + "\n22.0,open\n")
+            try await eventually { output.received >= 4 }
+            #expect(output.received == 4)
+            #expect(output.status.malformedByReason == ["wrong-field-count": 1, "oversize": 1],
+                    "\(output.status.malformedByReason)")
+            // Unplugged, then back at the same path (a new pseudo-terminal behind the symlink).
+            device.unplug()
+            try await eventually { output.status.error != nil }
+            #expect(output.status.error?.contains(link) ?? false, "\(output.status.error ?? "no error")")
+            device = try FakeSerialDevice()
+            try FileManager.default.removeItem(atPath: link)
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: device.path)
+            let replugged = ContinuousClock.now
+            // The first lines may go before the source has the new port: write until one arrives.
+            var sent = 0
+            while output.received < 6, ContinuousClock.now - replugged < .seconds(10) {
+                device.write("23.\(sent),open\n")
+                sent += 1
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let elapsed = ContinuousClock.now - replugged
+            #expect(output.received >= 6 && elapsed < .seconds(2), "read again \(elapsed) after the replug")
+            #expect(output.status.error == nil && output.status.reconnects == 1)
+            tasks.cancelAll()
+        }
+        for writer in writers { await writer.stop() }
+        let readings = try partitions.flatMap { try $0.readAll(from: 0).readings }.map(\.reading)
+        #expect(Set(readings.map(\.sensor)) == ["bench.temp", "greenhouse.door"])
+        #expect(readings.contains { $0.sensor == "bench.temp" && $0.value == .double(21.5) })
+        #expect(readings.contains { $0.sensor == "greenhouse.door" && $0.value == .string("open") })
+        device.unplug()
+        try log.close()
+    }
+}
