@@ -1,0 +1,47 @@
+import Testing
+import TributaryCore
+@testable import TributaryHardware
+
+@Suite("hardware source settings")
+struct HardwareSettingsTests {
+    private static let plugins = PluginRegistry.builtIn.adding(source: SerialSourceSettings.self)
+        .adding(source: SysfsSourceSettings.self)
+
+    private static func parse(_ source: String) throws(ConfigurationErrors) -> TributaryConfiguration {
+        try TributaryConfiguration.parse("""
+            [device]
+            id = "box-1"
+            [topics.readings]
+            [[sources]]
+            topic = "readings"
+            \(source)
+            """, file: "t.toml", plugins: plugins)
+    }
+
+    @Test("serial and sysfs keys and their defaults")
+    func keys() throws {
+        let serial = try #require(try Self.parse("type = \"serial\"\ndevice = \"/dev/ttyUSB0\"\nformat = \"json\"\nparity = \"even\"")
+            .sources.first?.settings as? SerialSourceSettings)
+        #expect(serial.port.baud == 9600 && serial.port.parity == .even && serial.maxLine == 4096)
+        let sysfs = try #require(try Self.parse("type = \"sysfs\"\ninterval = \"1s\"").sources.first?.settings
+            as? SysfsSourceSettings)
+        #expect(sysfs.intervalMilliseconds == 1000 && sysfs.root == "/sys" && sysfs.devices.count == 4)
+    }
+
+    @Test("mistakes name the line and key", arguments: [
+        ("type = \"serial\"\nformat = \"csv\"", 4, "sources[0].device", "missing required key"),
+        ("type = \"serial\"\ndevice = \"/dev/ttyS0\"\nformat = \"nmea0183\"", 8, "sources[0].format", "expected \"csv\""),
+        ("type = \"serial\"\ndevice = \"/dev/ttyS0\"\nformat = \"json\"\ncolumns = [\"a\"]", 9, "sources[0].columns",
+         "only format = \"csv\" has columns"),
+        ("type = \"serial\"\ndevice = \"/dev/ttyS0\"\nformat = \"csv\"\nbaud = 0", 9, "sources[0].baud", "expected a baud rate"),
+        ("type = \"sysfs\"\n[[sources.devices]]\nmatch = \"28-*\"", 7, "sources[0].devices[0].kind", "missing required key"),
+        ("type = \"sysfs\"\nroot = \"sys\"", 7, "sources[0].root", "expected an absolute path"),
+    ])
+    func mistakes(_ keys: String, _ line: Int, _ key: String, _ message: String) throws {
+        let errors = try #require(throws: ConfigurationErrors.self) { try Self.parse(keys) }
+        let error = try #require(errors.errors.first)
+        #expect(errors.errors.count == 1, "\(errors)")
+        #expect(error.key == key && error.message.hasPrefix(message), "\(error)")
+        #expect(error.line == line, "\(error)")
+    }
+}
