@@ -1,5 +1,6 @@
 import Testing
 import TributaryCore
+import TributaryTestSupport
 @testable import TributaryHardware
 
 @Suite("hardware source settings")
@@ -8,14 +9,7 @@ struct HardwareSettingsTests {
         .adding(source: SysfsSourceSettings.self)
 
     private static func parse(_ source: String) throws(ConfigurationErrors) -> TributaryConfiguration {
-        try TributaryConfiguration.parse("""
-            [device]
-            id = "box-1"
-            [topics.readings]
-            [[sources]]
-            topic = "readings"
-            \(source)
-            """, file: "t.toml", plugins: plugins)
+        try .parse(pipeline: "[[sources]]\ntopic = \"readings\"\n" + source, file: "t.toml", plugins: plugins)
     }
 
     @Test("serial and sysfs keys and their defaults")

@@ -10,15 +10,7 @@ struct KafkaSinkSettingsTests {
 
     private static func parse(_ sink: String, file: String = "t.toml") throws(ConfigurationErrors)
         -> TributaryConfiguration {
-        try TributaryConfiguration.parse("""
-            [device]
-            id = "box-1"
-            [topics.readings]
-            [[sinks]]
-            type = "kafka"
-            topics = ["readings"]
-            \(sink)
-            """, file: file, plugins: plugins)
+        try .parse(pipeline: "[[sinks]]\ntype = \"kafka\"\ntopics = [\"readings\"]\n" + sink, file: file, plugins: plugins)
     }
 
     private static func properties(_ settings: KafkaSinkSettings) -> [String: String] {

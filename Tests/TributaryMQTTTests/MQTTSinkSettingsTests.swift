@@ -1,5 +1,6 @@
 import Testing
 import TributaryCore
+import TributaryTestSupport
 @testable import TributaryMQTT
 
 @Suite("MQTT sink settings")
@@ -7,15 +8,7 @@ struct MQTTSinkSettingsTests {
     private static let plugins = PluginRegistry.builtIn.adding(sink: MQTTSinkSettings.self)
 
     private static func parse(_ sink: String) throws(ConfigurationErrors) -> TributaryConfiguration {
-        try TributaryConfiguration.parse("""
-            [device]
-            id = "box-1"
-            [topics.readings]
-            [[sinks]]
-            type = "mqtt"
-            topics = ["readings"]
-            \(sink)
-            """, file: "t.toml", plugins: plugins)
+        try .parse(pipeline: "[[sinks]]\ntype = \"mqtt\"\ntopics = [\"readings\"]\n" + sink, file: "t.toml", plugins: plugins)
     }
 
     @Test("broker URLs", arguments: [

@@ -9,16 +9,7 @@ struct MQTTSourceSettingsTests {
     private static let plugins = PluginRegistry.builtIn.adding(source: MQTTSourceSettings.self)
 
     private static func parse(_ source: String) throws(ConfigurationErrors) -> TributaryConfiguration {
-        try TributaryConfiguration.parse("""
-            [device]
-            id = "box-1"
-            [topics.readings]
-            [[sources]]
-            type = "mqtt"
-            name = "local"
-            topic = "readings"
-            \(source)
-            """, file: "/etc/tributary/t.toml", plugins: plugins)
+        try .parse(pipeline: "[[sources]]\ntype = \"mqtt\"\nname = \"local\"\ntopic = \"readings\"\n" + source, file: "/etc/tributary/t.toml", plugins: plugins)
     }
 
     @Test("the keys, their defaults, and mapping keys on the source as defaults for its subscriptions")

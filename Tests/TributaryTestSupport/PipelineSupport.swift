@@ -51,3 +51,17 @@ extension Log {
         return (log, partitions)
     }
 }
+
+extension TributaryConfiguration {
+    /// A configuration of device `box-1` and topic `readings`, then `pipeline`
+    /// (a `[[sources]]` or `[[sinks]]` table's lines), which starts on line 4.
+    public static func parse(pipeline: String, file: String = "t.toml", plugins: PluginRegistry)
+        throws(ConfigurationErrors) -> TributaryConfiguration {
+        try parse("""
+            [device]
+            id = "box-1"
+            [topics.readings]
+            \(pipeline)
+            """, file: file, plugins: plugins)
+    }
+}
