@@ -91,4 +91,46 @@ import TributaryTestSupport
         device.unplug()
         try log.close()
     }
+
+    @Test func nmeaSentencesWithABadChecksumAreDeadLetteredNeverStored() async throws {
+        let scratch = try Scratch()
+        let device = try FakeSerialDevice()
+        let settings = SerialSourceSettings(device: device.path, format: .nmea)
+        var configuration = LogConfiguration(directory: scratch.path("log"))
+        configuration.flush = .everyBatch
+        let log = try Log.open(configuration)
+        let readings = try PartitionWriter.started(partition: try log.topic("readings", creatingWith: 1)[0],
+                                                   logger: Logger(label: "test"))
+        let dead = try PartitionWriter.started(partition: try log.topic("dead", creatingWith: 1)[0],
+                                               logger: Logger(label: "test"))
+        let output = SourceOutput(source: "gps", topic: "readings", deadLetterTopic: "dead",
+                                  router: Router(writers: ["readings": [readings], "dead": [dead]]),
+                                  logger: Logger(label: "test"))
+        let source = SerialSource(name: "gps", settings: settings)
+        let bad = "$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*46"
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await source.run(output: output) }
+            // Written until a reading arrives (at most 10 s): the source may not have the port yet.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while output.received == 0, ContinuousClock.now < deadline {
+                device.write("$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*47\r\n")
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            device.write(bad + "\r\n")
+            try await eventually { output.malformed >= 1 }
+            #expect(output.status.malformedByReason == ["checksum": 1])
+            tasks.cancelAll()
+        }
+        await readings.stop()
+        await dead.stop()
+        let stored = try readings.partition.readAll(from: 0).readings.map(\.reading)
+        #expect(Set(stored.map(\.sensor)) == ["gps.latitude", "gps.longitude", "gps.fix_quality", "gps.satellites",
+                                              "gps.hdop", "gps.altitude"])
+        #expect(!stored.contains { $0.value == .double(545.4) && $0.sensor != "gps.altitude" })
+        let kept = try dead.partition.readAll(from: 0).readings.map(\.reading)
+        #expect(kept == [Reading(sensor: "gps", timestamp: kept.first?.timestamp ?? 0, value: .bytes(Array(bad.utf8)))],
+                "the sentence as read, without the line end")
+        device.unplug()
+        try log.close()
+    }
 }

@@ -3,13 +3,15 @@ import TributaryLog
 
 /// Turns one line from a serial sensor into named values, in the line's
 /// format: CSV (columns configured or from a header line), `key=value`
-/// pairs, or a JSON object. A field's text becomes an int, a double, a bool
+/// pairs, a JSON object, or an NMEA 0183 sentence (`NMEA`). A field's text becomes an int, a double, a bool
 /// (`true`/`false`) or else a string; an empty field is no value.
 struct LineDecoder {
     let format: SerialSourceSettings.Format
     /// CSV: the names of the columns, in order; nil until a header line gave them.
     private(set) var columns: [String]?
     private let separator: UInt8
+    /// NMEA: whether sentences other than GGA, RMC and VTG are kept, their fields by index.
+    private let nmeaGeneric: Bool
 
     /// What a line was.
     enum Outcome: Equatable {
@@ -28,10 +30,11 @@ struct LineDecoder {
         }
     }
 
-    init(format: SerialSourceSettings.Format, columns: [String]?, separator: UInt8) {
+    init(format: SerialSourceSettings.Format, columns: [String]?, separator: UInt8, nmeaGeneric: Bool = false) {
         self.format = format
         self.columns = columns
         self.separator = separator
+        self.nmeaGeneric = nmeaGeneric
     }
 
     mutating func decode(_ line: [UInt8]) -> Outcome {
@@ -42,6 +45,7 @@ struct LineDecoder {
         case .csv: return csv(text)
         case .keyValue: return keyValue(text)
         case .json: return json(line)
+        case .nmea: return NMEA.decode(text, generic: nmeaGeneric)
         }
     }
 

@@ -60,7 +60,8 @@ public struct SerialSource: Source {
 
     /// Opens, reads and reopens the port until `stop` becomes readable.
     private func readLoop(output: SourceOutput, stop: Int32) {
-        var decoder = LineDecoder(format: settings.format, columns: settings.columns, separator: settings.separator)
+        var decoder = LineDecoder(format: settings.format, columns: settings.columns, separator: settings.separator,
+                                  nmeaGeneric: settings.nmeaGeneric)
         var framer = LineFramer(maximum: settings.maxLine)
         var retryDelay = Self.firstRetryDelay
         var opened = false

@@ -18,6 +18,8 @@ public struct SerialSourceSettings: SourceSettings {
     public var maxLine = 4096
     /// `[sources.fields]`: a field's sensor id instead of `SOURCE.FIELD`.
     public var fields: [String: String] = [:]
+    /// `nmea_generic` (NMEA): keep other sentences' fields by index (`GSV.3`) instead of ignoring them.
+    public var nmeaGeneric = false
 
     /// How the port is set up.
     public struct Port: Sendable, Equatable {
@@ -53,6 +55,8 @@ public struct SerialSourceSettings: SourceSettings {
         case keyValue = "key-value"
         /// A JSON object a line: `{"temp":21.5,"hum":40.2}`; nested objects' fields are `outer.inner`.
         case json
+        /// NMEA 0183 sentences, checksums verified: GGA, RMC and VTG as named readings.
+        case nmea
     }
 
     public init(device: String, format: Format) {
@@ -90,6 +94,10 @@ public struct SerialSourceSettings: SourceSettings {
         if format != .csv, format != nil, let key = ["columns", "separator"].first(where: { table.contains($0) }) {
             table.report(key, "only format = \"csv\" has \(key)")
         }
+        let nmeaGeneric = table.boolean("nmea_generic")
+        if nmeaGeneric != nil, format != .nmea, format != nil {
+            table.report("nmea_generic", "only format = \"nmea\" has nmea_generic")
+        }
         let maxLine = table.bytes("max_line", atLeast: 16)
         if let maxLine, maxLine > 1 << 20 { table.report("max_line", "expected at most 1MiB, found \(maxLine) bytes") }
         var fields: [String: String] = [:]
@@ -107,6 +115,7 @@ public struct SerialSourceSettings: SourceSettings {
         if let separator, separator.utf8.count == 1 { settings.separator = separator.utf8.first! }
         settings.maxLine = maxLine.map { Int(min($0, 1 << 20)) } ?? settings.maxLine
         settings.fields = fields
+        settings.nmeaGeneric = nmeaGeneric ?? false
         return settings
     }
 }
