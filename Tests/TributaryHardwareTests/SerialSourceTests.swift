@@ -96,16 +96,8 @@ import TributaryTestSupport
         let scratch = try Scratch()
         let device = try FakeSerialDevice()
         let settings = SerialSourceSettings(device: device.path, format: .nmea)
-        var configuration = LogConfiguration(directory: scratch.path("log"))
-        configuration.flush = .everyBatch
-        let log = try Log.open(configuration)
-        let readings = try PartitionWriter.started(partition: try log.topic("readings", creatingWith: 1)[0],
-                                                   logger: Logger(label: "test"))
-        let dead = try PartitionWriter.started(partition: try log.topic("dead", creatingWith: 1)[0],
-                                               logger: Logger(label: "test"))
-        let output = SourceOutput(source: "gps", topic: "readings", deadLetterTopic: "dead",
-                                  router: Router(writers: ["readings": [readings], "dead": [dead]]),
-                                  logger: Logger(label: "test"))
+        let test = try SourceTestLog(directory: scratch.path("log"), source: "gps")
+        let output = test.output
         let source = SerialSource(name: "gps", settings: settings)
         let bad = "$GPGGA,123519,4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,*46"
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -121,16 +113,12 @@ import TributaryTestSupport
             #expect(output.status.malformedByReason == ["checksum": 1])
             tasks.cancelAll()
         }
-        await readings.stop()
-        await dead.stop()
-        let stored = try readings.partition.readAll(from: 0).readings.map(\.reading)
+        let (stored, kept) = try await test.finish()
         #expect(Set(stored.map(\.sensor)) == ["gps.latitude", "gps.longitude", "gps.fix_quality", "gps.satellites",
                                               "gps.hdop", "gps.altitude"])
         #expect(!stored.contains { $0.value == .double(545.4) && $0.sensor != "gps.altitude" })
-        let kept = try dead.partition.readAll(from: 0).readings.map(\.reading)
         #expect(kept == [Reading(sensor: "gps", timestamp: kept.first?.timestamp ?? 0, value: .bytes(Array(bad.utf8)))],
                 "the sentence as read, without the line end")
         device.unplug()
-        try log.close()
     }
 }

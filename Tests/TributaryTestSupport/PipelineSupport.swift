@@ -65,3 +65,32 @@ extension TributaryConfiguration {
             """, file: file, plugins: plugins)
     }
 }
+
+/// A source's way into a log of its own: topics `readings` and `dead` (the
+/// dead-letter topic) of one partition each, their writers started.
+public struct SourceTestLog {
+    public let log: Log
+    public let readings: PartitionWriter
+    public let dead: PartitionWriter
+    public let output: SourceOutput
+
+    public init(directory: String, source: String) throws {
+        var configuration = LogConfiguration(directory: directory)
+        configuration.flush = .everyBatch
+        log = try Log.open(configuration)
+        let logger = Logger(label: "test")
+        readings = try PartitionWriter.started(partition: try log.topic("readings", creatingWith: 1)[0], logger: logger)
+        dead = try PartitionWriter.started(partition: try log.topic("dead", creatingWith: 1)[0], logger: logger)
+        output = SourceOutput(source: source, topic: "readings", deadLetterTopic: "dead",
+                              router: Router(writers: ["readings": [readings], "dead": [dead]]), logger: logger)
+    }
+
+    /// Stops the writers (everything sent is durable) and returns what each topic holds.
+    public func finish() async throws -> (readings: [Reading], dead: [Reading]) {
+        await readings.stop()
+        await dead.stop()
+        defer { try? log.close() }
+        return (try readings.partition.readAll(from: 0).readings.map(\.reading),
+                try dead.partition.readAll(from: 0).readings.map(\.reading))
+    }
+}
