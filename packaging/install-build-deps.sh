@@ -15,6 +15,9 @@ packages=(
   librdkafka-dev     # CRdKafka: the Kafka sink, and the mock Kafka cluster the tests run
   kcat               # an independent Kafka client in the tests
   python3-kafka      # another one, for /usr/bin/python3
+  libmodbus-dev      # the Modbus RTU source
+  python3-pymodbus   # an independent Modbus slave in the tests, for /usr/bin/python3
+  socat              # a pair of linked pseudo-terminals for the Modbus tests
 )
 as_root=()
 [ "$(id -u)" -eq 0 ] || as_root=(sudo)

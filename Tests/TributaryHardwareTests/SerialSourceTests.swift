@@ -121,4 +121,37 @@ import TributaryTestSupport
                 "the sentence as read, without the line end")
         device.unplug()
     }
+
+    @Test func theSimulatedGPSInHardwareIsReadWithItsBadChecksumsAndGarbageCounted() async throws {
+        let scratch = try Scratch()
+        let link = scratch.path("gps")
+        let simulator = Process()
+        simulator.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        simulator.arguments = [URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("hardware/simulators/serial-sensor.py").path,
+                               "--format", "nmea", "--link", link, "--interval", "0.05",
+                               "--bad-checksum-every", "4", "--garbage-every", "7"]
+        simulator.standardOutput = FileHandle.nullDevice
+        try ProcessEnvironment.reading { try simulator.run() }
+        defer { kill(simulator.processIdentifier, SIGKILL) }
+        try await eventually { FileManager.default.fileExists(atPath: link) }
+        let test = try SourceTestLog(directory: scratch.path("log"), source: "gps")
+        let output = test.output
+        let source = SerialSource(name: "gps", settings: SerialSourceSettings(device: link, format: .nmea))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await source.run(output: output) }
+            try await eventually {
+                let reasons = output.status.malformedByReason
+                return output.received > 50 && reasons["checksum", default: 0] >= 2 && reasons.count >= 2
+            }
+            tasks.cancelAll()
+        }
+        let reasons = output.status.malformedByReason
+        #expect(reasons["checksum", default: 0] >= 2, "\(reasons)")
+        #expect(Set(reasons.keys).isSubset(of: ["checksum", "invalid-nmea", "missing-checksum", "invalid-utf8"]),
+                "garbage lines are malformed too: \(reasons)")
+        let (stored, kept) = try await test.finish()
+        #expect(Set(stored.map(\.sensor)).isSuperset(of: ["gps.latitude", "gps.longitude", "gps.speed", "gps.course"]))
+        #expect(kept.count == Int(reasons.values.reduce(0, +)), "every malformed line kept raw")
+    }
 }

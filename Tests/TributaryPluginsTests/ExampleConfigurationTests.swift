@@ -48,4 +48,16 @@ struct ExampleConfigurationTests {
         let serial = try #require(configuration.sources.first { $0.type == "serial" }?.settings as? SerialSourceSettings)
         #expect(serial.port.baud == 115_200 && serial.format == .csv && serial.fields == ["temp": "greenhouse.temperature"])
     }
+
+    @Test("the board configurations in hardware/ read without a mistake", arguments: ["raspberry-pi-4", "raspberry-pi-5"])
+    func boards(_ board: String) throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("hardware/boards/\(board).toml").path
+        let machineID = FileManager.default.temporaryDirectory.appendingPathComponent("machine-id-\(UUID().uuidString)")
+        try Data("0123456789abcdef0123456789abcdef\n".utf8).write(to: machineID)
+        defer { try? FileManager.default.removeItem(at: machineID) }
+        let configuration = try TributaryConfiguration.parse(try String(contentsOfFile: path, encoding: .utf8), file: path,
+                                                             machineIDPath: machineID.path, plugins: .tributary)
+        #expect(configuration.sources.map(\.type) == ["serial", "sysfs"])
+    }
 }
