@@ -68,10 +68,12 @@ let package = Package(
             name: "TributaryKafka",
             dependencies: ["TributaryCore", "CRdKafka"]
         ),
-        // Sources that read hardware: serial lines, kernel sensors through sysfs.
+        // libmodbus (Modbus RTU master), from Debian's libmodbus-dev.
+        .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
+        // Sources that read hardware: serial lines, Modbus RTU, kernel sensors through sysfs.
         .target(
             name: "TributaryHardware",
-            dependencies: ["TributaryCore", "CTributaryShims"]
+            dependencies: ["TributaryCore", "CTributaryShims", "CModbus"]
         ),
         // Every kind of source and sink the daemon runs, in one registry (`PluginRegistry.tributary`).
         .target(

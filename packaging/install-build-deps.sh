@@ -17,6 +17,7 @@ packages=(
   python3-kafka      # another one, for /usr/bin/python3
   libmodbus-dev      # the Modbus RTU source
   python3-pymodbus   # an independent Modbus slave in the tests, for /usr/bin/python3
+  python3-serial python3-serial-asyncio  # pymodbus's serial server needs them (Debian does not pull them in)
   socat              # a pair of linked pseudo-terminals for the Modbus tests
 )
 as_root=()

@@ -11,6 +11,7 @@ extension PluginRegistry {
         .adding(source: MQTTSourceSettings.self)
         .adding(source: SysfsSourceSettings.self)
         .adding(source: SerialSourceSettings.self)
+        .adding(source: ModbusSourceSettings.self)
         .adding(sink: MQTTSinkSettings.self)
         .adding(sink: KafkaSinkSettings.self)
 }
