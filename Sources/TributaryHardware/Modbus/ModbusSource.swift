@@ -28,28 +28,8 @@ public struct ModbusSource: Source {
     }
 
     public func run(output: SourceOutput) async throws {
-        var ends: [Int32] = [0, 0]
-        guard pipe(&ends) == 0 else { throw SerialError.system(operation: "pipe", path: settings.device, errno: errno) }
-        defer {
-            close(ends[0])
-            close(ends[1])
-        }
-        let (stopReader, stopWriter) = (ends[0], ends[1])
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                do {
-                    try DedicatedThread.start(name: "modbus-\(name)") { [self] in
-                        ModbusBus(source: self, output: output, stop: stopReader).run()
-                        done.resume()
-                    }
-                } catch {
-                    output.reportError("\(error)")
-                    done.resume()
-                }
-            }
-        } onCancel: {
-            var byte: UInt8 = 1
-            _ = write(stopWriter, &byte, 1)
+        try await StoppableThread.run(name: "modbus-\(name)", output: output) { [self] stop in
+            ModbusBus(source: self, output: output, stop: stop).run()
         }
     }
 }

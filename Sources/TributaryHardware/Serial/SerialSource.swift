@@ -30,31 +30,8 @@ public struct SerialSource: Source {
     private static let maximumRetryDelay: Int32 = 1000
 
     public func run(output: SourceOutput) async throws {
-        var descriptors: [Int32] = [0, 0]
-        guard pipe(&descriptors) == 0 else {
-            throw SerialError.system(operation: "pipe", path: settings.device, errno: errno)
-        }
-        for descriptor in descriptors { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
-        let (stopReader, stopWriter) = (descriptors[0], descriptors[1])
-        defer {
-            close(stopReader)
-            close(stopWriter)
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                do {
-                    try DedicatedThread.start(name: "serial-\(name)") { [self] in
-                        readLoop(output: output, stop: stopReader)
-                        done.resume()
-                    }
-                } catch {
-                    output.reportError("\(error)")
-                    done.resume()
-                }
-            }
-        } onCancel: {
-            var byte: UInt8 = 1
-            _ = write(stopWriter, &byte, 1)
+        try await StoppableThread.run(name: "serial-\(name)", output: output) { [self] stop in
+            readLoop(output: output, stop: stop)
         }
     }
 
