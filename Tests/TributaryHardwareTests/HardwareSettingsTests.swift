@@ -6,7 +6,7 @@ import TributaryTestSupport
 @Suite("hardware source settings")
 struct HardwareSettingsTests {
     private static let plugins = PluginRegistry.builtIn.adding(source: SerialSourceSettings.self)
-        .adding(source: SysfsSourceSettings.self)
+        .adding(source: SysfsSourceSettings.self).adding(source: ModbusSourceSettings.self)
 
     private static func parse(_ source: String) throws(ConfigurationErrors) -> TributaryConfiguration {
         try .parse(pipeline: "[[sources]]\ntopic = \"readings\"\n" + source, file: "t.toml", plugins: plugins)
@@ -30,6 +30,11 @@ struct HardwareSettingsTests {
         ("type = \"serial\"\ndevice = \"/dev/ttyS0\"\nformat = \"csv\"\nbaud = 0", 9, "sources[0].baud", "expected a baud rate"),
         ("type = \"sysfs\"\n[[sources.devices]]\nmatch = \"28-*\"", 7, "sources[0].devices[0].kind", "missing required key"),
         ("type = \"sysfs\"\nroot = \"sys\"", 7, "sources[0].root", "expected an absolute path"),
+        ("type = \"modbus\"\ndevice = \"/dev/ttyS1\"\n[[sources.devices]]\nslave = 300\n[[sources.devices.registers]]\n"
+         + "name = \"v\"\naddress = 0", 9, "sources[0].devices[0].slave", "expected a slave id"),
+        ("type = \"modbus\"\ndevice = \"/dev/ttyS1\"\n[[sources.devices]]\nslave = 1\n[[sources.devices.registers]]\n"
+         + "name = \"v\"\naddress = 0\ntable = \"coil\"\ntype = \"float32\"", 14,
+         "sources[0].devices[0].registers[0].type", "coils and discrete inputs are booleans"),
     ])
     func mistakes(_ keys: String, _ line: Int, _ key: String, _ message: String) throws {
         let errors = try #require(throws: ConfigurationErrors.self) { try Self.parse(keys) }

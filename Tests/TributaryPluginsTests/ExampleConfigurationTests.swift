@@ -45,6 +45,9 @@ struct ExampleConfigurationTests {
         let sysfs = try #require(configuration.sources.first { $0.type == "sysfs" }?.settings as? SysfsSourceSettings)
         #expect(sysfs.devices == [.init(kind: .thermal), .init(kind: .w1, match: "28-*")])
         #expect(sysfs.intervalMilliseconds == 30_000)
+        let modbus = try #require(configuration.sources.first { $0.type == "modbus" }?.settings as? ModbusSourceSettings)
+        #expect(modbus.port.parity == .even && modbus.devices.map(\.registers.count) == [2])
+        #expect(modbus.devices.first?.registers.last?.type == .float32)
         let serial = try #require(configuration.sources.first { $0.type == "serial" }?.settings as? SerialSourceSettings)
         #expect(serial.port.baud == 115_200 && serial.format == .csv && serial.fields == ["temp": "greenhouse.temperature"])
     }

@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import CModbus
-import Synchronization
 import TributaryCore
 import TributaryLog
 

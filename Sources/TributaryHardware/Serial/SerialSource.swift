@@ -2,7 +2,6 @@
 import Glibc
 #endif
 import CTributaryShims
-import Synchronization
 import TributaryCore
 import TributaryLog
 
