@@ -37,6 +37,12 @@ final class PrometheusExporter: Sendable {
                     "Readings the log did not take from a source (the daemon was stopping)")
             counter("tributary_source_reconnects_total", labels, source.reconnects,
                     "Reconnections of a source to its device or broker")
+            for (device, kinds) in source.deviceErrors {
+                for (kind, count) in kinds {
+                    counter("tributary_source_device_errors_total", labels + [("device", device), ("kind", kind)], count,
+                            "Errors of a device behind a source (timeout, crc, exception), by device and kind")
+                }
+            }
             gauge("tributary_source_up", labels, source.error == nil ? 1 : 0,
                   "1 while the source reads, 0 while it reports an error or has stopped")
             gauge("tributary_source_last_reading_timestamp_seconds", labels,

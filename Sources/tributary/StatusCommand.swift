@@ -70,6 +70,13 @@ enum StatusTable {
              source.lastReading.map { "\(duration(Double(s.timestamp - $0) / 1000)) ago" } ?? "never"]
         })
         // Malformed input by reason, one line a source that had any: "local malformed: invalid-json 3, oversize 1".
+        // Device errors, one line a source that had any: "plant errors: meter-2 timeout 14, crc 1".
+        for source in s.sources where !source.deviceErrors.isEmpty {
+            lines.append("\(source.name) errors: " + source.deviceErrors.sorted { $0.key < $1.key }.map { device, kinds in
+                "\(device) " + kinds.sorted { $0.key < $1.key }.map { "\($0.key) \(HumanText.grouped($0.value))" }
+                    .joined(separator: ", ")
+            }.joined(separator: "; "))
+        }
         for source in s.sources where !source.malformedByReason.isEmpty {
             lines.append("\(source.name) malformed: " + source.malformedByReason.sorted { $0.key < $1.key }
                 .map { "\($0.key) \(HumanText.grouped($0.value))" }.joined(separator: ", "))

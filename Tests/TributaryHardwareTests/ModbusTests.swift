@@ -113,6 +113,10 @@ import TributaryTestSupport
             window = first...SystemClock.wallMilliseconds()
             tasks.cancelAll()
         }
+        let errors = output.status.deviceErrors
+        #expect(errors["missing"]?["timeout", default: 0] ?? 0 >= 10 && errors["refused"]?["exception", default: 0] ?? 0 >= 10,
+                "counted per device: \(errors)")
+        #expect(errors["meter"] == nil || errors["meter"]?.keys.sorted() == ["timeout"], "\(errors)")
         let error = output.status.error ?? ""
         #expect(error.contains("missing (slave 3): Connection timed out"), "\(error)")
         #expect(error.contains("refused (slave 2): Illegal data address"), "\(error)")

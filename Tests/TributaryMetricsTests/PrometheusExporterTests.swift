@@ -8,7 +8,8 @@ struct PrometheusExporterTests {
         PipelineSnapshot(
             deviceID: "box", timestamp: 1_767_225_600_000, uptimeSeconds: 12,
             sources: [SourceStatus(name: "sim", topic: "readings", received: received, malformed: 1, refused: 2,
-                                   reconnects: 3, lastReading: 1_767_225_598_000, error: "port gone")],
+                                   reconnects: 3, lastReading: 1_767_225_598_000, error: "port gone",
+                                   deviceErrors: ["meter-2": ["timeout": 14, "crc": 1]])],
             topics: [TopicStatus(name: "readings", partitions: [
                 PartitionStatus(id: 0, startOffset: 0, durableOffset: stored, stored: stored, dropped: 0,
                                 deletedSegments: 4, queueDepth: 3, diskBytes: 4096),
@@ -37,6 +38,8 @@ struct PrometheusExporterTests {
         #expect(Self.value(text, #"tributary_log_queue_depth_readings{topic="readings",partition="0"}"#) == "3.0")
         #expect(Self.value(text, #"tributary_source_readings_refused_total{source="sim",topic="readings"}"#) == "2")
         #expect(Self.value(text, #"tributary_source_reconnects_total{source="sim",topic="readings"}"#) == "3")
+        #expect(Self.value(text, #"tributary_source_device_errors_total{source="sim",topic="readings",device="meter-2",kind="timeout"}"#)
+            == "14")
         #expect(Self.value(text, #"tributary_source_up{source="sim",topic="readings"}"#) == "0.0")
         #expect(Self.value(text, #"tributary_source_last_reading_timestamp_seconds{source="sim",topic="readings"}"#)
             == "1767225598.0")

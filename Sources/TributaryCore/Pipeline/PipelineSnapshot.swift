@@ -43,10 +43,13 @@ public struct SourceStatus: Sendable, Codable, Equatable {
     public var lastReading: Int64?
     /// Why the source cannot read now; nil while it is healthy.
     public var error: String?
+    /// Errors of the devices behind the source (Modbus slaves), by device and kind ("timeout", "crc", "exception").
+    public var deviceErrors: [String: [String: Int64]]
 
     public init(name: String, topic: String, received: Int64, malformed: Int64,
                 malformedByReason: [String: Int64] = [:], refused: Int64 = 0,
-                reconnects: Int64 = 0, lastReading: Int64? = nil, error: String? = nil) {
+                reconnects: Int64 = 0, lastReading: Int64? = nil, error: String? = nil,
+                deviceErrors: [String: [String: Int64]] = [:]) {
         self.name = name
         self.topic = topic
         self.received = received
@@ -56,6 +59,7 @@ public struct SourceStatus: Sendable, Codable, Equatable {
         self.reconnects = reconnects
         self.lastReading = lastReading
         self.error = error
+        self.deviceErrors = deviceErrors
     }
 }
 

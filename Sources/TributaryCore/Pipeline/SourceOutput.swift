@@ -31,6 +31,8 @@ public final class SourceOutput: Sendable {
         var malformed: Int64 { malformedByReason.values.reduce(0, +) }
         var refused: Int64 = 0
         var reconnects: Int64 = 0
+        /// Errors of the devices behind the source, by device and kind.
+        var deviceErrors: [String: [String: Int64]] = [:]
         /// Milliseconds since the epoch when the log last took a reading.
         var lastReading: Int64?
         var error: String?
@@ -57,7 +59,7 @@ public final class SourceOutput: Sendable {
         counters.withLock { counters in
             SourceStatus(name: source, topic: topic, received: counters.received, malformed: counters.malformed,
                          malformedByReason: counters.malformedByReason, refused: counters.refused, reconnects: counters.reconnects,
-                         lastReading: counters.lastReading, error: counters.error)
+                         lastReading: counters.lastReading, error: counters.error, deviceErrors: counters.deviceErrors)
         }
     }
 
@@ -189,6 +191,13 @@ public final class SourceOutput: Sendable {
             return counters.error
         }
         if previous != nil { logger.notice("source reading again") }
+    }
+
+    /// Counts an error of one device behind the source (a Modbus slave on a
+    /// shared line: `kind` "timeout", "crc", "exception"), shown per device
+    /// in the status and the metrics.
+    public func countDeviceError(device: String, kind: String) {
+        counters.withLock { $0.deviceErrors[device, default: [:]][kind, default: 0] += 1 }
     }
 
     /// Counts a reconnection to the device or broker.

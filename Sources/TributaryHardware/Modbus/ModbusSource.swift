@@ -48,9 +48,6 @@ private final class ModbusBus {
         var due: ContinuousClock.Instant
         /// Why its last poll failed; nil while it answers.
         var failure: String?
-        var timeouts = 0
-        var crcErrors = 0
-        var exceptions = 0
     }
 
     init(source: ModbusSource, output: SourceOutput, stop: Int32) {
@@ -154,14 +151,10 @@ private final class ModbusBus {
 
     /// Counts the failure of device `index` by kind and keeps its reason.
     private func fail(_ index: Int, code: Int32, request: ModbusPlan.Request) {
-        if code == ETIMEDOUT {
-            devices[index].timeouts += 1
-        } else if code == ModbusBus.badCRC {
-            devices[index].crcErrors += 1
-        } else if code >= MODBUS_ENOBASE + 1, code <= MODBUS_ENOBASE + 11 {
-            devices[index].exceptions += 1
-        }
         let device = devices[index].device
+        let kind = code == ETIMEDOUT ? "timeout" : code == ModbusBus.badCRC ? "crc"
+            : code >= MODBUS_ENOBASE + 1 && code <= MODBUS_ENOBASE + 11 ? "exception" : "other"
+        output.countDeviceError(device: device.name, kind: kind)
         devices[index].failure = "\(device.name) (slave \(device.slave)): \(String(cString: modbus_strerror(code))) "
             + "reading \(request.count) \(request.table.rawValue) from \(request.address)"
     }
