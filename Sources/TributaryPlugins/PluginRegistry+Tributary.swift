@@ -12,6 +12,7 @@ extension PluginRegistry {
         .adding(source: SysfsSourceSettings.self)
         .adding(source: SerialSourceSettings.self)
         .adding(source: ModbusSourceSettings.self)
+        .adding(source: GPIOSourceSettings.self)
         .adding(sink: MQTTSinkSettings.self)
         .adding(sink: KafkaSinkSettings.self)
 }
