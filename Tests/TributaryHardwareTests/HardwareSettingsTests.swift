@@ -7,6 +7,7 @@ import TributaryTestSupport
 struct HardwareSettingsTests {
     private static let plugins = PluginRegistry.builtIn.adding(source: SerialSourceSettings.self)
         .adding(source: SysfsSourceSettings.self).adding(source: ModbusSourceSettings.self)
+        .adding(source: GPIOSourceSettings.self)
 
     private static func parse(_ source: String) throws(ConfigurationErrors) -> TributaryConfiguration {
         try .parse(pipeline: "[[sources]]\ntopic = \"readings\"\n" + source, file: "t.toml", plugins: plugins)
@@ -35,6 +36,10 @@ struct HardwareSettingsTests {
         ("type = \"modbus\"\ndevice = \"/dev/ttyS1\"\n[[sources.devices]]\nslave = 1\n[[sources.devices.registers]]\n"
          + "name = \"v\"\naddress = 0\ntable = \"coil\"\ntype = \"float32\"", 14,
          "sources[0].devices[0].registers[0].type", "coils and discrete inputs are booleans"),
+        ("type = \"gpio\"\nchip = \"gpiochip0\"\n[[sources.lines]]\nline = 4\nname = \"door\"\nmode = \"state\"\n"
+         + "interval = \"1s\"", 12, "sources[0].lines[0].interval", "a state line reports every change"),
+        ("type = \"gpio\"\nchip = \"gpiochip0\"\n[[sources.lines]]\nline = 4\nname = \"rain\"\nmode = \"pulses\"", 11,
+         "sources[0].lines[0].mode", "expected \"counter\""),
     ])
     func mistakes(_ keys: String, _ line: Int, _ key: String, _ message: String) throws {
         let errors = try #require(throws: ConfigurationErrors.self) { try Self.parse(keys) }

@@ -48,6 +48,8 @@ struct ExampleConfigurationTests {
         let modbus = try #require(configuration.sources.first { $0.type == "modbus" }?.settings as? ModbusSourceSettings)
         #expect(modbus.port.parity == .even && modbus.devices.map(\.registers.count) == [2])
         #expect(modbus.devices.first?.registers.last?.type == .float32)
+        let gpio = try #require(configuration.sources.first { $0.type == "gpio" }?.settings as? GPIOSourceSettings)
+        #expect(gpio.lines.map(\.line) == [.name("GPIO17"), .offset(27)] && gpio.lines[0].debounceMicroseconds == 5000)
         let serial = try #require(configuration.sources.first { $0.type == "serial" }?.settings as? SerialSourceSettings)
         #expect(serial.port.baud == 115_200 && serial.format == .csv && serial.fields == ["temp": "greenhouse.temperature"])
     }

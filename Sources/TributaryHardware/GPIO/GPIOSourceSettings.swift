@@ -89,10 +89,15 @@ public struct GPIOSourceSettings: SourceSettings {
         var id: LineID?
         if !table.contains("line") {
             table.reportMissing("line", expected: "an offset like 17 or a line name like \"GPIO17\"")
-        } else if let offset = table.integer("line", in: 0...511, expected: "an offset like 17 or a line name") {
-            id = .offset(offset)
-        } else if let name = table.string("line", expected: "an offset like 17 or a line name like \"GPIO17\"") {
-            id = .name(name)
+        } else if let text = table.text("line") {
+            // An integer is an offset; a string (that is not a number) a line's name.
+            if let offset = Int(text) {
+                if (0...511).contains(offset) { id = .offset(offset) } else {
+                    table.report("line", "expected an offset from 0 to 511 or a line name, found \(offset)")
+                }
+            } else {
+                id = .name(text)
+            }
         }
         let name = table.string("name", expected: "a name for the line's readings, like \"rain\"")
         if !table.contains("name") { table.reportMissing("name", expected: "a name for the line's readings") }
