@@ -193,11 +193,11 @@ public final class SourceOutput: Sendable {
         if previous != nil { logger.notice("source reading again") }
     }
 
-    /// Counts an error of one device behind the source (a Modbus slave on a
-    /// shared line: `kind` "timeout", "crc", "exception"), shown per device
-    /// in the status and the metrics.
-    public func countDeviceError(device: String, kind: String) {
-        counters.withLock { $0.deviceErrors[device, default: [:]][kind, default: 0] += 1 }
+    /// Counts `count` errors of one device behind the source (a Modbus slave
+    /// on a shared line: `kind` "timeout", "crc", "exception"; a GPIO line:
+    /// "lost-events"), shown per device in the status and the metrics.
+    public func countDeviceError(device: String, kind: String, count: Int64 = 1) {
+        counters.withLock { $0.deviceErrors[device, default: [:]][kind, default: 0] += count }
     }
 
     /// Counts a reconnection to the device or broker.

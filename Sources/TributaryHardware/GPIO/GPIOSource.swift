@@ -68,7 +68,13 @@ public struct GPIOSource: Source {
                 let count = buffer.withUnsafeMutableBytes { read(lines[index].descriptor, $0.baseAddress, $0.count) }
                 guard count > 0 else { continue }
                 let events = buffer.withUnsafeBytes { GPIOEvent.parse(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+                let lost = logic[index].lost
                 for event in events { readings += logic[index].take(event) }
+                // The kernel's event buffer overflowed: edges it dropped, by the gap in sequence numbers.
+                if logic[index].lost > lost {
+                    output.countDeviceError(device: lines[index].line.name, kind: "lost-events",
+                                            count: logic[index].lost - lost)
+                }
             }
             let now = SystemClock.wallMilliseconds()
             for index in timed where clock.now >= due[index] {
