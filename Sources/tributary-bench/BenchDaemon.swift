@@ -67,6 +67,9 @@ final class Daemon {
         return false
     }
 
+    /// The CPU the daemon has used so far, in clock ticks.
+    func cpuTicks() -> Int64 { (try? ProcessStats.cpuTicks(process.pid)) ?? 0 }
+
     /// The most memory the daemon has had resident (VmHWM).
     func peakResidentBytes() -> Int64 { statusField("VmHWM:") }
 

@@ -87,10 +87,10 @@ enum IdleBenchmark {
                                                                           "--log-level", "warning"])
         sleep(3)
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        let before = try cpuTicks(daemon.pid)
+        let before = try ProcessStats.cpuTicks(daemon.pid)
         let stopwatch = Stopwatch()
         sleep(UInt32(seconds))
-        let after = try cpuTicks(daemon.pid)
+        let after = try ProcessStats.cpuTicks(daemon.pid)
         let elapsed = stopwatch.elapsedSeconds
         let status = try FileIO.readSmallFile("/proc/\(daemon.pid)/status")
         daemon.send(SIGTERM)
@@ -104,15 +104,5 @@ enum IdleBenchmark {
             fileMB: Double(ProcessStats.field("RssFile:", inText: status) ?? 0) * 1024 / 1e6,
             cpuPercent: Double(after - before) / ticks / elapsed * 100,
             threads: Int(ProcessStats.field("Threads:", inText: status) ?? 0))
-    }
-
-    /// utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat).
-    private static func cpuTicks(_ pid: pid_t) throws -> Int64 {
-        let stat = try FileIO.readSmallFile("/proc/\(pid)/stat")
-        // The command name (field 2) may contain spaces; count fields after its closing parenthesis.
-        guard let close = stat.lastIndex(of: ")") else { return 0 }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        // fields[0] is field 3 (state), so field N is fields[N - 3].
-        return (Int64(fields[11]) ?? 0) + (Int64(fields[12]) ?? 0)
     }
 }

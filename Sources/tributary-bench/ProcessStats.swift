@@ -35,6 +35,16 @@ enum ProcessStats {
         }
         return nil
     }
+
+    /// utime + stime of a process, in clock ticks (fields 14 and 15 of /proc/PID/stat).
+    static func cpuTicks(_ pid: pid_t) throws -> Int64 {
+        let stat = try FileIO.readSmallFile("/proc/\(pid)/stat")
+        // The command name (field 2) may contain spaces; count fields after its closing parenthesis.
+        guard let close = stat.lastIndex(of: ")") else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state), so field N is fields[N - 3].
+        return (Int64(fields[11]) ?? 0) + (Int64(fields[12]) ?? 0)
+    }
 }
 
 /// Monotonic time for measuring intervals.

@@ -18,6 +18,8 @@ let usage = """
              MQTT ingest and upstream publish against mosquitto's own clients, and peak RSS against backlog size
            tributary-bench kafka [--json] [--backlog N] [--large-backlog N]
              Kafka sink draining a backlog into the mock cluster against kcat -P, per compression; RSS after an outage
+           tributary-bench serial [--json] [--seconds N]
+             CPU reading a 115200-baud NMEA stream from a pseudo-terminal, and the time to read again after a replug
            tributary-bench idle [--json] [--seconds N]
              memory and CPU of `tributary run` (built beside this binary) with little to do
            tributary-bench kafka-mock [--brokers N]
@@ -67,6 +69,8 @@ do {
         try KafkaBenchmark.run(backlog: option("--backlog", in: arguments, default: 1_000_000),
                                largeBacklog: option("--large-backlog", in: arguments, default: 10_000_000),
                                json: arguments.contains("--json"))
+    case "serial":
+        try SerialBenchmark.run(seconds: option("--seconds", in: arguments, default: 60), json: arguments.contains("--json"))
     case "idle":
         try IdleBenchmark.run(seconds: option("--seconds", in: arguments, default: 60),
                               json: arguments.contains("--json"))
