@@ -153,11 +153,7 @@ enum GPIOChip {
             return (descriptor, chip)
         }
         // A label: the chip among /dev/gpiochip* that has it.
-        guard let directory = opendir("/dev") else { throw GPIOError.chip(chip: chip, errno: errno) }
-        defer { closedir(directory) }
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard name.hasPrefix("gpiochip") else { continue }
+        for name in directoryEntries("/dev") where name.hasPrefix("gpiochip") {
             let descriptor = Glibc.open("/dev/" + name, O_RDONLY | O_CLOEXEC)
             guard descriptor >= 0 else { continue }
             var label = [CChar](repeating: 0, count: 32)

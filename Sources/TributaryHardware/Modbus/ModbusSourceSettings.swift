@@ -100,11 +100,9 @@ public struct ModbusSourceSettings: SourceSettings {
     public static func read(_ table: TableReader) -> ModbusSourceSettings? {
         let device = table.string("device", expected: "the bus's serial port, like \"/dev/ttyUSB0\"")
         if !table.contains("device") { table.reportMissing("device", expected: "the bus's serial port, like \"/dev/ttyUSB0\"") }
-        var port = SerialSourceSettings.Port()
-        port.baud = table.integer("baud", in: 50...4_000_000, expected: "a baud rate like 9600 or 19200") ?? port.baud
-        port.dataBits = table.integer("data_bits", in: 7...8, expected: "7 or 8") ?? port.dataBits
-        port.parity = table.choice("parity", among: SerialSourceSettings.Parity.allCases) ?? port.parity
-        port.stopBits = table.integer("stop_bits", in: 1...2, expected: "1 or 2") ?? port.stopBits
+        let port = SerialSourceSettings.Port.read(table, bauds: 50...4_000_000,
+                                                  baudExpected: "a baud rate like 9600 or 19200",
+                                                  dataBits: 7...8, dataBitsExpected: "7 or 8")
         let timeout = table.milliseconds("timeout", atLeast: 10)
         let retries = table.integer("retries", in: 0...5, expected: "a number of retries from 0 to 5")
         var devices: [Device] = []

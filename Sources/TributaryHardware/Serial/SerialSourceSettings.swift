@@ -35,6 +35,18 @@ public struct SerialSourceSettings: SourceSettings {
         public var flowControl = FlowControl.none
 
         public init() {}
+
+        /// `baud`, `data_bits`, `parity` and `stop_bits` over the defaults:
+        /// the keys a serial source and a Modbus bus share, each within its own ranges.
+        static func read(_ table: TableReader, bauds: ClosedRange<Int>, baudExpected: String,
+                         dataBits: ClosedRange<Int>, dataBitsExpected: String) -> Port {
+            var port = Port()
+            port.baud = table.integer("baud", in: bauds, expected: baudExpected) ?? port.baud
+            port.dataBits = table.integer("data_bits", in: dataBits, expected: dataBitsExpected) ?? port.dataBits
+            port.parity = table.choice("parity", among: Parity.allCases) ?? port.parity
+            port.stopBits = table.integer("stop_bits", in: 1...2, expected: "1 or 2") ?? port.stopBits
+            return port
+        }
     }
 
     public enum Parity: String, Sendable, CaseIterable {
@@ -80,11 +92,8 @@ public struct SerialSourceSettings: SourceSettings {
         if !table.contains("format") {
             table.reportMissing("format", expected: Format.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))
         }
-        var port = Port()
-        port.baud = table.integer("baud", in: 50...16_000_000, expected: "a baud rate like 9600 or 115200") ?? port.baud
-        port.dataBits = table.integer("data_bits", in: 5...8, expected: "5, 6, 7 or 8") ?? port.dataBits
-        port.parity = table.choice("parity", among: Parity.allCases) ?? port.parity
-        port.stopBits = table.integer("stop_bits", in: 1...2, expected: "1 or 2") ?? port.stopBits
+        var port = Port.read(table, bauds: 50...16_000_000, baudExpected: "a baud rate like 9600 or 115200",
+                             dataBits: 5...8, dataBitsExpected: "5, 6, 7 or 8")
         port.flowControl = table.choice("flow_control", among: FlowControl.allCases) ?? port.flowControl
         let columns = table.strings("columns", expected: "the CSV columns' names, like [\"temperature\", \"humidity\"]")
         let separator = table.string("separator", expected: "one character, like \",\" or \";\"")

@@ -69,7 +69,7 @@ struct SysfsScanner {
         case .w1:
             // A slave's directory is named family-serial, like 28-0316a2797aff; bus masters are not.
             let base = root + "/bus/w1/devices"
-            found = entries(base).filter { $0.contains("-") && fnmatch(match.match, $0, 0) == 0 }.map { id in
+            found = directoryEntries(base).filter { $0.contains("-") && fnmatch(match.match, $0, 0) == 0 }.map { id in
                 let directory = base + "/" + id
                 if access(directory + "/w1_slave", R_OK) == 0 {
                     return (id, [Channel(name: id + ".temperature", file: directory + "/w1_slave", kind: .w1Slave, divisor: 1000)])
@@ -90,7 +90,7 @@ struct SysfsScanner {
     private func devices(in directory: String, prefix: String, nameFile: String, _ glob: String,
                          _ channels: (String, String) -> [Channel]) -> [(device: String, channels: [Channel])] {
         let base = root + "/" + directory
-        let named = entries(base).filter { $0.hasPrefix(prefix) }.compactMap { entry -> (String, String)? in
+        let named = directoryEntries(base).filter { $0.hasPrefix(prefix) }.compactMap { entry -> (String, String)? in
             let name = (try? TextFile.read(base + "/" + entry + "/" + nameFile, limit: 256))?.trimmingNewlines ?? entry
             return fnmatch(glob, name, 0) == 0 ? (entry, name) : nil
         }
@@ -105,7 +105,7 @@ struct SysfsScanner {
     private func hwmonChannels(_ directory: String, _ device: String) -> [Channel] {
         let divisors: [(String, Double)] = [("temp", 1000), ("in", 1000), ("curr", 1000), ("power", 1_000_000),
                                             ("humidity", 1000), ("fan", 1)]
-        return entries(directory).filter { $0.hasSuffix("_input") }.compactMap { file in
+        return directoryEntries(directory).filter { $0.hasSuffix("_input") }.compactMap { file in
             let stem = String(file.dropLast("_input".count))
             guard let (_, divisor) = divisors.first(where: { stem.hasPrefix($0.0) && Int(stem.dropFirst($0.0.count)) != nil })
             else { return nil }
@@ -119,7 +119,7 @@ struct SysfsScanner {
     /// IIO's `in_<channel>_input` (processed), else `in_<channel>_raw` with
     /// the channel's or its type's `_offset` and `_scale`.
     private func iioChannels(_ directory: String, _ device: String) -> [Channel] {
-        let files = entries(directory)
+        let files = directoryEntries(directory)
         let inputs = Set(files.filter { $0.hasPrefix("in_") && $0.hasSuffix("_input") }.map { String($0.dropFirst(3).dropLast(6)) })
         let raws = Set(files.filter { $0.hasPrefix("in_") && $0.hasSuffix("_raw") }.map { String($0.dropFirst(3).dropLast(4)) })
         return inputs.union(raws).sorted().map { channel in
@@ -182,18 +182,6 @@ struct SysfsScanner {
         }
     }
 
-    /// The names in `directory`, sorted; none when it cannot be read.
-    private func entries(_ directory: String) -> [String] {
-        guard let handle = opendir(directory) else { return [] }
-        defer { closedir(handle) }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != ".", name != ".." { names.append(name) }
-        }
-        return names.sorted()
-    }
-
     /// A label as a word in a sensor id: spaces become `_`.
     private static func sensorWord(_ label: String) -> String {
         String(label.map { $0 == " " || $0 == "/" ? "_" : $0 })
@@ -207,4 +195,16 @@ extension String {
         while let last = text.last, last == "\n" || last == " " || last == "\r" { text.removeLast() }
         return String(text)
     }
+}
+
+/// The names in `directory` (not `.` and `..`), sorted; none when it cannot be read.
+func directoryEntries(_ directory: String) -> [String] {
+    guard let handle = opendir(directory) else { return [] }
+    defer { closedir(handle) }
+    var names: [String] = []
+    while let entry = readdir(handle) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        if name != ".", name != ".." { names.append(name) }
+    }
+    return names.sorted()
 }
