@@ -55,7 +55,8 @@ import TributaryTestSupport
         #expect(requests == ["holding 0+8", "holding 8+8", "holding 40+1", "coil 0+1"])
     }
 
-    /// socat's pair of pseudo-terminals and pymodbus serving slaves 1 and 2 on one of them.
+    /// socat's pair of pseudo-terminals and pymodbus serving slaves 1 and 2 on one of them, and slave 4 whose
+    /// answers arrive with a damaged CRC.
     private final class SimulatedBus {
         let port: String
         private let processes: [Process]
@@ -74,7 +75,7 @@ import TributaryTestSupport
             let slave = Process()
             slave.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
             slave.arguments = [URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().appendingPathComponent("hardware/simulators/modbus-slave.py").path, slaveSide]
+                .deletingLastPathComponent().appendingPathComponent("hardware/simulators/modbus-slave.py").path, slaveSide, "--corrupt", "4"]
             slave.standardError = FileHandle.nullDevice
             try ProcessEnvironment.reading { try slave.run() }
             processes = [socat, slave]
@@ -83,7 +84,7 @@ import TributaryTestSupport
         deinit { for process in processes where process.isRunning { kill(process.processIdentifier, SIGKILL) } }
     }
 
-    @Test func slavesArePolledOnScheduleWhileAMissingOneTimesOutAndAnExceptionIsCounted() async throws {
+    @Test func slavesArePolledOnScheduleWhileAMissingOneTimesOutAndExceptionsAndBadCRCsAreCounted() async throws {
         let scratch = try Scratch()
         let bus = try SimulatedBus(scratch)
         var meter = ModbusSourceSettings.Device(name: "meter", slave: 1, registers: Self.map)
@@ -97,7 +98,9 @@ import TributaryTestSupport
         missing.intervalMilliseconds = 200
         var refused = ModbusSourceSettings.Device(name: "refused", slave: 2, registers: [Self.register("x", 500)])
         refused.intervalMilliseconds = 200
-        var settings = ModbusSourceSettings(device: bus.port, devices: [meter, sensor, missing, refused])
+        var garbled = ModbusSourceSettings.Device(name: "garbled", slave: 4, registers: [Self.register("x", 0)])
+        garbled.intervalMilliseconds = 200
+        var settings = ModbusSourceSettings(device: bus.port, devices: [meter, sensor, missing, refused, garbled])
         settings.timeoutMilliseconds = 100
         let test = try SourceTestLog(directory: scratch.path("log"), source: "plant")
         let output = test.output
@@ -114,8 +117,8 @@ import TributaryTestSupport
             tasks.cancelAll()
         }
         let errors = output.status.deviceErrors
-        #expect(errors["missing"]?["timeout", default: 0] ?? 0 >= 10 && errors["refused"]?["exception", default: 0] ?? 0 >= 10,
-                "counted per device: \(errors)")
+        #expect(errors["missing"]?["timeout", default: 0] ?? 0 >= 10 && errors["refused"]?["exception", default: 0] ?? 0 >= 10
+                    && errors["garbled"]?["crc", default: 0] ?? 0 >= 10, "counted per device: \(errors)")
         #expect(errors["meter"] == nil || errors["meter"]?.keys.sorted() == ["timeout"], "\(errors)")
         let error = output.status.error ?? ""
         #expect(error.contains("missing (slave 3): Connection timed out"), "\(error)")
@@ -130,6 +133,7 @@ import TributaryTestSupport
         // The failing devices cost the others no poll: about 15 each in 3 s, none short of 12.
         let polls = [bySensor["plant.meter.u16"]?.count ?? 0, bySensor["plant.sensor.temperature"]?.count ?? 0]
         #expect(polls.allSatisfy { $0 >= 12 }, "polls of the answering devices: \(polls)")
-        #expect(!bySensor.keys.contains { $0.hasPrefix("plant.missing") || $0.hasPrefix("plant.refused") })
+        let failing = ["plant.missing", "plant.refused", "plant.garbled"]
+        #expect(!bySensor.keys.contains { sensor in failing.contains { sensor.hasPrefix($0) } })
     }
 }

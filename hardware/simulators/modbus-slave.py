@@ -16,6 +16,9 @@ through pymodbus, each with the same register map, addresses from 0:
   input 0         uint16   230            (23.0 at scale 0.1)
   coil 0          on;  discrete input 0   off
 
+Slaves given with --corrupt answer with their CRC's last byte flipped, as a
+noisy line would deliver them.
+
   /usr/bin/python3 hardware/simulators/modbus-slave.py /tmp/b --baud 9600
 """
 import argparse
@@ -39,12 +42,26 @@ def holding():
     return registers + [0] * 100
 
 
+class CorruptingFramer(ModbusRtuFramer):
+    """RTU framing that damages the CRC of the answers of some slaves."""
+
+    corrupt = set()
+
+    def buildPacket(self, message):
+        packet = super().buildPacket(message)
+        if message.unit_id in self.corrupt:
+            packet = packet[:-1] + bytes([packet[-1] ^ 0xFF])
+        return packet
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("port")
     parser.add_argument("--baud", type=int, default=9600)
     parser.add_argument("--slaves", type=int, nargs="*", default=[1, 2])
+    parser.add_argument("--corrupt", type=int, nargs="*", default=[], help="slaves whose answers have a bad CRC")
     arguments = parser.parse_args()
+    CorruptingFramer.corrupt = set(arguments.corrupt)
     slaves = {
         slave: ModbusSlaveContext(
             hr=ModbusSequentialDataBlock(0, holding()),
@@ -52,10 +69,10 @@ def main():
             co=ModbusSequentialDataBlock(0, [1] + [0] * 100),
             di=ModbusSequentialDataBlock(0, [0] * 101),
             zero_mode=True)
-        for slave in arguments.slaves
+        for slave in set(arguments.slaves) | CorruptingFramer.corrupt
     }
     context = ModbusServerContext(slaves=slaves, single=False)
-    StartSerialServer(context=context, framer=ModbusRtuFramer, port=arguments.port, baudrate=arguments.baud,
+    StartSerialServer(context=context, framer=CorruptingFramer, port=arguments.port, baudrate=arguments.baud,
                       timeout=0.01)
 
 
