@@ -17,6 +17,11 @@ enum ConfigurationNode: Sendable, Equatable {
         var line: Int?
         var column: Int?
         var message: String
+
+        /// The error as a mistake in `file`.
+        func configurationError(file: String) -> ConfigurationError {
+            ConfigurationError(file: file, line: line, column: column, key: "", message: "not valid TOML: \(message)")
+        }
     }
 
     /// Parses a TOML document.

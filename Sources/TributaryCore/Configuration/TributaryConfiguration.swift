@@ -32,7 +32,8 @@ public struct TributaryConfiguration: Sendable, Equatable {
     /// - Throws: `ConfigurationErrors` listing every mistake, the file's being unreadable included.
     /// - Parameter plugins: the kinds of sources and sinks `type` may name.
     public static func load(path: String = defaultPath, machineIDPath: String = "/etc/machine-id",
-                            plugins: PluginRegistry = .builtIn) throws(ConfigurationErrors) -> Self {
+                            plugins: PluginRegistry = .builtIn,
+                            profileDirectories: [String]? = nil) throws(ConfigurationErrors) -> Self {
         let text: String
         do {
             text = try TextFile.read(path)
@@ -40,22 +41,29 @@ public struct TributaryConfiguration: Sendable, Equatable {
             throw ConfigurationErrors([ConfigurationError(file: path, line: nil, key: "",
                                                           message: "cannot read the configuration: \(error)")])
         }
-        return try parse(text, file: path, machineIDPath: machineIDPath, plugins: plugins)
+        return try parse(text, file: path, machineIDPath: machineIDPath, plugins: plugins,
+                         profileDirectories: profileDirectories)
     }
 
     /// Validates `text` as if read from `file` (which names it in errors and
-    /// anchors relative secret paths).
+    /// anchors relative secret and profile paths).
+    /// - Parameter profileDirectories: where `profile = "NAME"` looks for `NAME.toml`; by default
+    ///   `profiles/` beside `file`, then `/usr/share/tributary/profiles`.
     /// - Throws: `ConfigurationErrors` listing every mistake.
     public static func parse(_ text: String, file: String, machineIDPath: String = "/etc/machine-id",
-                             plugins: PluginRegistry = .builtIn) throws(ConfigurationErrors) -> Self {
+                             plugins: PluginRegistry = .builtIn,
+                             profileDirectories: [String]? = nil) throws(ConfigurationErrors) -> Self {
         let root: [String: ConfigurationNode]
         do {
             root = try ConfigurationNode.parse(text)
         } catch {
-            throw ConfigurationErrors([syntaxError(error, file: file)])
+            throw ConfigurationErrors([error.configurationError(file: file)])
         }
         let diagnostics = ConfigurationDiagnostics(file: file, sourceMap: ConfigurationSourceMap(text: text))
-        let reader = TableReader(path: ConfigurationPath(), entries: root, diagnostics: diagnostics)
+        var profiles = ConfigurationProfiles(
+            directories: profileDirectories ?? ConfigurationProfiles.defaultDirectories(configurationFile: file),
+            diagnostics: diagnostics)
+        let reader = TableReader(path: ConfigurationPath(), entries: profiles.expand(root), diagnostics: diagnostics)
         let configuration = read(reader, machineIDPath: machineIDPath, plugins: plugins)
         guard diagnostics.errors.isEmpty, let configuration else { throw ConfigurationErrors(diagnostics.errors) }
         return configuration
@@ -123,10 +131,5 @@ public struct TributaryConfiguration: Sendable, Equatable {
         diagnostics.report(ConfigurationPath([.key("log"), .key("disk_budget")]),
                            "expected at least \(needed.map(String.init) ?? "more than Int64.max") bytes "
                                + "((\(partitions) partitions + 1) x segment_size), found \(budget)")
-    }
-
-    private static func syntaxError(_ error: ConfigurationNode.SyntaxError, file: String) -> ConfigurationError {
-        ConfigurationError(file: file, line: error.line, column: error.column, key: "",
-                           message: "not valid TOML: \(error.message)")
     }
 }
