@@ -110,6 +110,7 @@ let package = Package(
             dependencies: [
                 "TributaryLog",
                 "TributaryCore",
+                "TributaryHardware",
                 "CRdKafka",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -20,6 +20,8 @@ let usage = """
              Kafka sink draining a backlog into the mock cluster against kcat -P, per compression; RSS after an outage
            tributary-bench serial [--json] [--seconds N]
              CPU reading a 115200-baud NMEA stream from a pseudo-terminal, and the time to read again after a replug
+           tributary-bench modbus [--json] [--seconds N]
+             whether Modbus polling keeps its schedule: simulated over 10 minutes, and tributary run on pymodbus's slaves
            tributary-bench idle [--json] [--seconds N]
              memory and CPU of `tributary run` (built beside this binary) with little to do
            tributary-bench kafka-mock [--brokers N]
@@ -71,6 +73,8 @@ do {
                                json: arguments.contains("--json"))
     case "serial":
         try SerialBenchmark.run(seconds: option("--seconds", in: arguments, default: 60), json: arguments.contains("--json"))
+    case "modbus":
+        try ModbusBenchmark.run(seconds: option("--seconds", in: arguments, default: 120), json: arguments.contains("--json"))
     case "idle":
         try IdleBenchmark.run(seconds: option("--seconds", in: arguments, default: 60),
                               json: arguments.contains("--json"))

@@ -55,6 +55,28 @@ import TributaryTestSupport
         #expect(requests == ["holding 0+8", "holding 8+8", "holding 40+1", "coil 0+1"])
     }
 
+    @Test("the n-th poll is due at start + n x interval; an overrun skips the slots it missed; at a tie, answering goes first")
+    func schedule() {
+        let start = ContinuousClock.now
+        var schedule = PollSchedule(intervals: [.seconds(1), .seconds(1)], start: start)
+        // Device 1 failed its first poll: at the next tie, device 0 goes first.
+        schedule.polled(0, finishedAt: start + .milliseconds(40), failed: false)
+        schedule.polled(1, finishedAt: start + .milliseconds(540), failed: true)
+        #expect(schedule.next.device == 0 && schedule.next.at == start + .seconds(1))
+        // Polls that take 300 ms do not push the slots: the 5th is at start + 5 s.
+        for n in 1...4 {
+            schedule.polled(0, finishedAt: start + .seconds(n) + .milliseconds(300), failed: false)
+        }
+        #expect(schedule.next.device == 1 && schedule.next.at == start + .seconds(1))
+        schedule.polled(1, finishedAt: start + .milliseconds(1010), failed: false)
+        #expect(schedule.next.device == 1 && schedule.next.at == start + .seconds(2))
+        // A poll of device 1 finishing 2.5 s after its slot skips the two slots it overran.
+        schedule.polled(1, finishedAt: start + .milliseconds(4500), failed: false)
+        #expect(schedule.next.device == 0 && schedule.next.at == start + .seconds(5))
+        schedule.polled(0, finishedAt: start + .milliseconds(5010), failed: false)
+        #expect(schedule.next.device == 1 && schedule.next.at == start + .seconds(5))
+    }
+
     /// socat's pair of pseudo-terminals and pymodbus serving slaves 1 and 2 on one of them, and slave 4 whose
     /// answers arrive with a damaged CRC.
     private final class SimulatedBus {

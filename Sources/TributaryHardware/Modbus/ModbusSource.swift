@@ -9,10 +9,9 @@ import TributaryLog
 /// (through libmodbus) from a thread of its own, each device on its own
 /// schedule, and sends a reading per register named `SOURCE.DEVICE.NAME`.
 ///
-/// Schedules do not drift: a device's n-th poll is due at start + n x its
-/// interval (one that overran skips the polls it missed). Requests go one
-/// at a time (it is one bus): when several are due, answering devices go
-/// before failing ones. A device that stopped answering gets one try per
+/// Schedules do not drift (`PollSchedule`). Requests go one at a time (it is
+/// one bus): when several are due, answering devices go before failing
+/// ones. A device that stopped answering gets one try per
 /// poll, no retries, so it costs the others at most a timeout now and then,
 /// never a reading; it shows (with the reason: a timeout, a bad CRC, an
 /// exception code) as the source failing until it answers again. Timeouts,
@@ -40,12 +39,12 @@ private final class ModbusBus {
     private let stop: Int32
     private var context: OpaquePointer?
     private var devices: [Polled]
+    private var schedule: PollSchedule
 
-    /// A device with its requests, next due time and state.
+    /// A device with its requests and state.
     private struct Polled {
         var device: ModbusSourceSettings.Device
         var requests: [ModbusPlan.Request]
-        var due: ContinuousClock.Instant
         /// Why its last poll failed; nil while it answers.
         var failure: String?
     }
@@ -54,8 +53,9 @@ private final class ModbusBus {
         self.source = source
         self.output = output
         self.stop = stop
-        let now = ContinuousClock.now
-        devices = source.settings.devices.map { Polled(device: $0, requests: ModbusPlan.requests(for: $0), due: now) }
+        devices = source.settings.devices.map { Polled(device: $0, requests: ModbusPlan.requests(for: $0)) }
+        schedule = PollSchedule(intervals: source.settings.devices.map { .milliseconds($0.intervalMilliseconds) },
+                                start: .now)
     }
 
     deinit { if let context { modbus_free(context) } }
@@ -78,15 +78,10 @@ private final class ModbusBus {
             if wait(until: .now + .seconds(1)) { return }
         }
         while true {
-            // The device due first; at the same time, one that answers before one that fails.
-            let next = devices.indices.min { a, b in
-                (devices[a].due, devices[a].failure == nil ? 0 : 1) < (devices[b].due, devices[b].failure == nil ? 0 : 1)
-            }!
-            if wait(until: devices[next].due) { return }
-            poll(next)
-            let interval = Duration.milliseconds(devices[next].device.intervalMilliseconds)
-            let late = ContinuousClock.now - devices[next].due
-            devices[next].due = devices[next].due + interval * Double(max(1, Int((late / interval).rounded(.down)) + 1))
+            let next = schedule.next
+            if wait(until: next.at) { return }
+            poll(next.device)
+            schedule.polled(next.device, finishedAt: .now, failed: devices[next.device].failure != nil)
             report()
         }
     }
