@@ -32,6 +32,9 @@ int tributary_gpio_request(int chip_fd, uint32_t offset, uint64_t flags, uint32_
     memset(&request, 0, sizeof request);
     request.offsets[0] = offset;
     request.num_lines = 1;
+    /* The most the kernel keeps (16 x 64): the source reads events in batches, and a fast pulse
+       train must not overflow the buffer between two reads. */
+    request.event_buffer_size = 1024;
     strncpy(request.consumer, consumer, sizeof request.consumer - 1);
     request.config.flags = flags;
     if (debounce_us) {

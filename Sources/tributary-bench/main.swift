@@ -18,8 +18,9 @@ let usage = """
              MQTT ingest and upstream publish against mosquitto's own clients, and peak RSS against backlog size
            tributary-bench kafka [--json] [--backlog N] [--large-backlog N]
              Kafka sink draining a backlog into the mock cluster against kcat -P, per compression; RSS after an outage
-           tributary-bench serial [--json] [--seconds N]
-             CPU reading a 115200-baud NMEA stream from a pseudo-terminal, and the time to read again after a replug
+           tributary-bench serial [--json] [--seconds N] [--gpio]
+             CPU reading a 115200-baud NMEA stream from a pseudo-terminal, and the time to read again after a replug;
+             --gpio (under ../shared/tools/hwsim.sh): the CPU again with a 50 Hz GPIO counter on its gpio-sim chip
            tributary-bench modbus [--json] [--seconds N]
              whether Modbus polling keeps its schedule: simulated over 10 minutes, and tributary run on pymodbus's slaves
            tributary-bench idle [--json] [--seconds N]
@@ -72,7 +73,8 @@ do {
                                largeBacklog: option("--large-backlog", in: arguments, default: 10_000_000),
                                json: arguments.contains("--json"))
     case "serial":
-        try SerialBenchmark.run(seconds: option("--seconds", in: arguments, default: 60), json: arguments.contains("--json"))
+        try SerialBenchmark.run(seconds: option("--seconds", in: arguments, default: 60), gpio: arguments.contains("--gpio"),
+                                json: arguments.contains("--json"))
     case "modbus":
         try ModbusBenchmark.run(seconds: option("--seconds", in: arguments, default: 120), json: arguments.contains("--json"))
     case "idle":

@@ -12,6 +12,12 @@ import TributaryLog
 /// pulses and reports them every interval, a state line reports every
 /// change at the time of its edge, a level line is sampled every interval.
 ///
+/// Events are read in batches, at most 10 a second (`gatherMilliseconds`):
+/// a 50 Hz anemometer wakes the source 10 times a second, not 50. The
+/// kernel keeps up to 1024 events a line in between; a counter's pulses are
+/// counted in the interval in which they are read, so a pulse just before
+/// an interval's end may count in the next.
+///
 /// A chip or line that is missing, or a line another program holds, is an
 /// error naming the chip and the line (and the holder); the source tries
 /// again every 5 seconds.
@@ -25,6 +31,8 @@ public struct GPIOSource: Source {
     }
 
     static let retryMilliseconds: Int32 = 5_000
+    /// How long events gather after the first one wakes the source.
+    static let gatherMilliseconds: Int32 = 100
 
     public func run(output: SourceOutput) async throws {
         try await StoppableThread.run(name: "gpio-\(name)", output: output) { [self] stop in
@@ -53,7 +61,7 @@ public struct GPIOSource: Source {
         var watched = lines.map { pollfd(fd: $0.descriptor, events: Int16(POLLIN), revents: 0) }
             + [pollfd(fd: stop, events: Int16(POLLIN), revents: 0)]
         let recordSize = Int(tributary_gpio_event_size())
-        var buffer = [UInt8](repeating: 0, count: recordSize * 64)
+        var buffer = [UInt8](repeating: 0, count: recordSize * 1024)
         while true {
             let timed = lines.indices.filter { lines[$0].line.mode != .state }
             let next = timed.map { due[$0] }.min()
@@ -63,6 +71,10 @@ public struct GPIOSource: Source {
                 return
             }
             if watched[lines.count].revents != 0 { return }
+            if lines.indices.contains(where: { watched[$0].revents != 0 }) {
+                var stopping = pollfd(fd: stop, events: Int16(POLLIN), revents: 0)
+                if poll(&stopping, 1, Self.gatherMilliseconds) > 0 { return }
+            }
             var readings: [Reading] = []
             for index in lines.indices where watched[index].revents != 0 {
                 let count = buffer.withUnsafeMutableBytes { read(lines[index].descriptor, $0.baseAddress, $0.count) }

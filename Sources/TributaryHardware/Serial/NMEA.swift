@@ -29,12 +29,12 @@ enum NMEA {
             return .malformed(reason: "checksum",
                               detail: "checksum \(given) where the sentence sums to \(String(computed, radix: 16, uppercase: true))")
         }
-        let fields = body.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        let fields = body.split(separator: ",", omittingEmptySubsequences: false)
         guard let address = fields.first, address.count >= 3 else {
             return .malformed(reason: "invalid-nmea", detail: "no sentence type")
         }
         // A talker's two letters, then the type (a proprietary $P... sentence has no talker).
-        let type = address.hasPrefix("P") ? address : String(address.dropFirst(2))
+        let type = address.hasPrefix("P") ? address : address.dropFirst(2)
         var values: [(field: String, value: Value)] = []
         func number(_ index: Int) -> Double? { index < fields.count ? Double(fields[index]) : nil }
         func add(_ name: String, _ value: Double?) { if let value { values.append((name, .double(value))) } }
@@ -63,14 +63,14 @@ enum NMEA {
         default:
             guard generic else { return .values([]) }
             for (index, field) in fields.enumerated().dropFirst() where !field.isEmpty {
-                values.append(("\(type).\(index)", LineDecoder.value(field)))
+                values.append(("\(type).\(index)", LineDecoder.value(String(field))))
             }
         }
         return .values(values)
     }
 
     /// `ddmm.mmmm` (or `dddmm.mmmm`) and a hemisphere letter at `index + 1`, in decimal degrees.
-    private static func angle(_ fields: [String], _ index: Int, degreeDigits: Int, negative: String) -> Double? {
+    private static func angle(_ fields: [Substring], _ index: Int, degreeDigits: Int, negative: String) -> Double? {
         guard index + 1 < fields.count, fields[index].count > degreeDigits,
               let degrees = Double(fields[index].prefix(degreeDigits)),
               let minutes = Double(fields[index].dropFirst(degreeDigits)) else { return nil }

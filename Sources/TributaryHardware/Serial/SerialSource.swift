@@ -15,7 +15,9 @@ import TributaryLog
 /// words and opens the path again after 250 ms, then up to every second, so
 /// a device that comes back (at a stable path like `/dev/serial/by-id/...`)
 /// is read again within about a second. A line that is not valid input is
-/// counted as malformed by reason and kept in the dead-letter topic.
+/// counted as malformed by reason and kept in the dead-letter topic. Input
+/// is taken in batches, at most 20 a second (`gatherMilliseconds`); a
+/// reading's time is when its batch was read.
 public struct SerialSource: Source {
     public let name: String
     public let settings: SerialSourceSettings
@@ -36,9 +38,10 @@ public struct SerialSource: Source {
 
     /// Opens, reads and reopens the port until `stop` becomes readable.
     private func readLoop(output: SourceOutput, stop: Int32) {
-        var decoder = LineDecoder(format: settings.format, columns: settings.columns, separator: settings.separator,
-                                  nmeaGeneric: settings.nmeaGeneric)
-        var framer = LineFramer(maximum: settings.maxLine)
+        var reception = Reception(
+            framer: LineFramer(maximum: settings.maxLine),
+            decoder: LineDecoder(format: settings.format, columns: settings.columns, separator: settings.separator,
+                                 nmeaGeneric: settings.nmeaGeneric))
         var retryDelay = Self.firstRetryDelay
         var opened = false
         while true {
@@ -55,8 +58,8 @@ public struct SerialSource: Source {
             opened = true
             output.reportRecovered()
             retryDelay = Self.firstRetryDelay
-            framer.reset()
-            let ended = read(descriptor, stop: stop, framer: &framer, decoder: &decoder, output: output)
+            reception.framer.reset()
+            let ended = read(descriptor, stop: stop, reception: &reception, output: output)
             close(descriptor)
             switch ended {
             case .stopped: return
@@ -84,31 +87,64 @@ public struct SerialSource: Source {
 
     private enum Ended { case stopped, lost(SerialError) }
 
-    /// Reads until the port goes away or `stop` is readable.
-    private func read(_ descriptor: Int32, stop: Int32, framer: inout LineFramer, decoder: inout LineDecoder,
-                      output: SourceOutput) -> Ended {
+    /// What reading the port keeps from one read to the next.
+    private struct Reception {
+        var framer: LineFramer
+        /// Holds a CSV header once read.
+        var decoder: LineDecoder
+        /// Sensor ids by field, made once (the first 1024 fields; garbage can name any number).
+        var sensorIDs: [String: String] = [:]
+
+        mutating func sensor(for field: String, of source: SerialSource) -> String {
+            if let id = sensorIDs[field] { return id }
+            let id = source.settings.fields[field] ?? "\(source.name).\(field)"
+            if sensorIDs.count < 1024 { sensorIDs[field] = id }
+            return id
+        }
+    }
+
+    /// How long the source lets input gather after it wakes for some: 50 ms, or less when the line
+    /// would bring more than 2 KiB in that time (the kernel's buffer holds 4 KiB). A device that
+    /// sends a few bytes at a time (a UART's FIFO, a USB adapter's packets) would otherwise wake
+    /// the source, and the log, hundreds of times a second.
+    private var gatherMilliseconds: Int32 {
+        let bytesPerSecond = max(1, settings.port.baud / 10)
+        return Int32(max(1, min(50, 2048 * 1000 / bytesPerSecond)))
+    }
+
+    /// Reads until the port goes away or `stop` is readable: whatever gathered in `gatherMilliseconds`
+    /// after input arrives, framed and delivered at once.
+    private func read(_ descriptor: Int32, stop: Int32, reception: inout Reception, output: SourceOutput) -> Ended {
         var buffer = [UInt8](repeating: 0, count: 4096)
         var watched = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: stop, events: Int16(POLLIN), revents: 0)]
+        let gather = gatherMilliseconds
         while true {
             guard poll(&watched, 2, -1) >= 0 || errno == EINTR else {
                 return .lost(.system(operation: "poll", path: settings.device, errno: errno))
             }
             if watched[1].revents != 0 { return .stopped }
             guard watched[0].revents != 0 else { continue }
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0, errno == EAGAIN || errno == EINTR { continue }
-            guard count > 0 else {
-                return .lost(count == 0 ? .gone(path: settings.device)
-                                        : .system(operation: "read", path: settings.device, errno: errno))
+            if wait(stop, milliseconds: gather) { return .stopped }
+            var pieces: [LineFramer.Piece] = []
+            while true {
+                let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+                if count < 0, errno == EINTR { continue }
+                if count < 0, errno == EAGAIN { break }
+                guard count > 0 else {
+                    _ = deliver(pieces, reception: &reception, output: output)
+                    return .lost(count == 0 ? .gone(path: settings.device)
+                                            : .system(operation: "read", path: settings.device, errno: errno))
+                }
+                pieces += buffer.withUnsafeBytes { reception.framer.take(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+                if count < buffer.count { break }
             }
-            let pieces = buffer.withUnsafeBytes { framer.take(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-            if !deliver(pieces, decoder: &decoder, output: output) { return .stopped }
+            if !deliver(pieces, reception: &reception, output: output) { return .stopped }
         }
     }
 
     /// Hands the readings of `pieces` to the log; false when the daemon is stopping.
-    private func deliver(_ pieces: [LineFramer.Piece], decoder: inout LineDecoder, output: SourceOutput) -> Bool {
+    private func deliver(_ pieces: [LineFramer.Piece], reception: inout Reception, output: SourceOutput) -> Bool {
         let timestamp = SystemClock.wallMilliseconds()
         var readings: [Reading] = []
         for piece in pieces {
@@ -117,14 +153,14 @@ public struct SerialSource: Source {
                 output.handOverMalformed(start, reason: "oversize",
                                          detail: "a line longer than max_line (\(settings.maxLine) bytes)", at: timestamp)
             case let .line(line):
-                switch decoder.decode(line) {
+                switch reception.decoder.decode(line) {
                 case .header: break
                 case let .malformed(reason, detail):
                     output.handOverMalformed(line, reason: reason, detail: detail, at: timestamp)
                 case let .values(values):
                     for (field, value) in values {
-                        readings.append(Reading(sensor: settings.fields[field] ?? "\(name).\(field)",
-                                                timestamp: timestamp, value: value))
+                        readings.append(Reading(sensor: reception.sensor(for: field, of: self), timestamp: timestamp,
+                                                value: value))
                     }
                 }
             }
