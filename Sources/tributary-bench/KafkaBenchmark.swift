@@ -68,7 +68,7 @@ enum KafkaBenchmark {
             let (kcatRate, tributaryRate) = sorted[sorted.count / 2]
             let ratio = tributaryRate / kcatRate
             allMet = allMet && ratio >= drainTarget
-            say("drain \(compression.padding(toLength: 5, withPad: " ", startingAt: 0)) kcat "
+            say("drain \(compression + String(repeating: " ", count: max(0, 5 - compression.count))) kcat "
                 + "\(Format.grouped(Int64(kcatRate))) records/s, tributary \(Format.grouped(Int64(tributaryRate))) "
                 + "readings/s: \(Format.fixed(ratio, 2)) x (median of \(rounds)), \(Format.fixed(bytesPerReading, 1)) "
                 + "B/reading on the wire   [target >= \(drainTarget): \(Format.verdict(ratio >= drainTarget))]")

@@ -102,7 +102,7 @@ struct ConfigurationErrorTests {
         #expect(error.description.hasPrefix("/etc/tributary/tributary.toml:\(mistake.line): \(mistake.key): "))
     }
 
-    @Test("a TOML syntax error gives the line and column toml++ found it at")
+    @Test("a TOML syntax error gives the line and column the reader found it at")
     func syntaxError() throws {
         let text = Self.valid.replacingOccurrences("rate = 10", "rate = = 10")
         let errors = try #require(throws: ConfigurationErrors.self) {

@@ -49,8 +49,8 @@ struct ConfigurationSourceMapTests {
         ("sources[1]", 18), ("sources[1].type", 19), ("sources[1].inline", 20), ("sources[1].signals[0]", 21),
         ("sources[1].signals[0].shape", 22), ("metrics.dotted.key", 24), ("metrics.dotted", 24),
     ])
-    func lines(key: String, line: Int) {
-        let map = ConfigurationSourceMap(text: Self.text)
+    func lines(key: String, line: Int) throws {
+        let map = try TOMLReader.read(Self.text).sourceMap
         #expect(map.exactLine(for: Self.path(key)) == line)
         #expect(Self.path(key).description == key)
     }
@@ -58,13 +58,13 @@ struct ConfigurationSourceMapTests {
     @Test("text inside multi-line strings, arrays and comments is not taken for keys", arguments: [
         "fake", "log.fake", "fake.fake", "log.b", "comment",
     ])
-    func notKeys(key: String) {
-        #expect(ConfigurationSourceMap(text: Self.text).exactLine(for: Self.path(key)) == nil)
+    func notKeys(key: String) throws {
+        #expect(try TOMLReader.read(Self.text).sourceMap.exactLine(for: Self.path(key)) == nil)
     }
 
     @Test("a key that is not in the text is placed at its nearest enclosing table")
-    func fallsBackToAncestor() {
-        let map = ConfigurationSourceMap(text: Self.text)
+    func fallsBackToAncestor() throws {
+        let map = try TOMLReader.read(Self.text).sourceMap
         #expect(map.line(for: Self.path("sources[1].rate")) == 18)
         #expect(map.line(for: Self.path("sources[1].inline.a")) == 20)
         #expect(map.line(for: Self.path("device.id")) == nil)

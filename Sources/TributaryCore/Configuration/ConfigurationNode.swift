@@ -1,7 +1,5 @@
-import TOMLKit
-
-/// A parsed TOML value, copied out of TOMLKit's C++-backed classes into plain
-/// Sendable values the validation can hold on to.
+/// A TOML value as `TOMLReader` reads it: plain Sendable values the
+/// validation can hold on to.
 enum ConfigurationNode: Sendable, Equatable {
     case table([String: ConfigurationNode])
     case array([ConfigurationNode])
@@ -9,10 +7,10 @@ enum ConfigurationNode: Sendable, Equatable {
     case integer(Int)
     case float(Double)
     case boolean(Bool)
-    /// A date, time or date-time: TOML types no tributary key takes.
+    /// A date, time or date-time (`typeName` says which), as written: TOML types no tributary key takes.
     case other(typeName: String, text: String)
 
-    /// A TOML syntax error, where toml++ found it.
+    /// A TOML syntax error, where the reader found it.
     struct SyntaxError: Error {
         var line: Int?
         var column: Int?
@@ -21,37 +19,6 @@ enum ConfigurationNode: Sendable, Equatable {
         /// The error as a mistake in `file`.
         func configurationError(file: String) -> ConfigurationError {
             ConfigurationError(file: file, line: line, column: column, key: "", message: "not valid TOML: \(message)")
-        }
-    }
-
-    /// Parses a TOML document.
-    static func parse(_ text: String) throws(SyntaxError) -> [String: ConfigurationNode] {
-        do {
-            return entries(of: try TOMLTable(string: text))
-        } catch let error as TOMLParseError {
-            let position = error.source.begin
-            throw SyntaxError(line: position.line > 0 ? position.line : nil,
-                              column: position.column > 0 ? position.column : nil, message: error.description)
-        } catch {
-            throw SyntaxError(message: "\(error)")
-        }
-    }
-
-    private static func entries(of table: TOMLTable) -> [String: ConfigurationNode] {
-        var entries: [String: ConfigurationNode] = [:]
-        for (key, value) in table { entries[key] = node(value.tomlValue) }
-        return entries
-    }
-
-    private static func node(_ value: TOMLValue) -> ConfigurationNode {
-        switch value.type {
-        case .table: return .table(value.table.map(entries(of:)) ?? [:])
-        case .array: return .array(value.array.map { $0.map { node($0.tomlValue) } } ?? [])
-        case .string: return .string(value.string ?? "")
-        case .int: return value.int.map(ConfigurationNode.integer) ?? .other(typeName: "integer", text: "?")
-        case .double: return value.double.map(ConfigurationNode.float) ?? .other(typeName: "float", text: "?")
-        case .bool: return value.bool.map(ConfigurationNode.boolean) ?? .other(typeName: "boolean", text: "?")
-        case .date, .time, .dateTime: return .other(typeName: value.type.description, text: value.debugDescription)
         }
     }
 

@@ -101,7 +101,7 @@ struct ConfigurationProfiles {
             return nil
         }
         do {
-            return (try ConfigurationNode.parse(text), ConfigurationSourceMap(text: text))
+            return try TOMLReader.read(text)
         } catch {
             diagnostics.record(error.configurationError(file: file))
             return nil

@@ -53,17 +53,17 @@ public struct TributaryConfiguration: Sendable, Equatable {
     public static func parse(_ text: String, file: String, machineIDPath: String = "/etc/machine-id",
                              plugins: PluginRegistry = .builtIn,
                              profileDirectories: [String]? = nil) throws(ConfigurationErrors) -> Self {
-        let root: [String: ConfigurationNode]
+        let document: (entries: [String: ConfigurationNode], sourceMap: ConfigurationSourceMap)
         do {
-            root = try ConfigurationNode.parse(text)
+            document = try TOMLReader.read(text)
         } catch {
             throw ConfigurationErrors([error.configurationError(file: file)])
         }
-        let diagnostics = ConfigurationDiagnostics(file: file, sourceMap: ConfigurationSourceMap(text: text))
+        let diagnostics = ConfigurationDiagnostics(file: file, sourceMap: document.sourceMap)
         var profiles = ConfigurationProfiles(
             directories: profileDirectories ?? ConfigurationProfiles.defaultDirectories(configurationFile: file),
             diagnostics: diagnostics)
-        let reader = TableReader(path: ConfigurationPath(), entries: profiles.expand(root), diagnostics: diagnostics)
+        let reader = TableReader(path: ConfigurationPath(), entries: profiles.expand(document.entries), diagnostics: diagnostics)
         let configuration = read(reader, machineIDPath: machineIDPath, plugins: plugins)
         guard diagnostics.errors.isEmpty, let configuration else { throw ConfigurationErrors(diagnostics.errors) }
         return configuration

@@ -174,7 +174,7 @@ struct SysfsScanner {
                 poll.malformed.append((Array(text.utf8), reason, "\(channel.file): the sensor's CRC check failed"))
                 return
             }
-            guard let equals = lines[1].range(of: "t="), let milli = Double(lines[1][equals.upperBound...]) else {
+            guard let field = lines[1].split(separator: " ").last, field.hasPrefix("t="), let milli = Double(field.dropFirst(2)) else {
                 poll.malformed.append((Array(text.utf8), "invalid-w1", "\(channel.file) has no t= value"))
                 return
             }
