@@ -15,7 +15,8 @@ import Glibc
 /// systemd notifications and the watchdog, in one service group.
 ///
 /// Start-up: `READY=1` once the log is recovered, the metrics endpoint
-/// listens and every service has been started.
+/// listens and every service has been started; then the code only starting
+/// up needed is given back (`StartupPages`).
 /// The first SIGTERM or SIGINT (or the end of `duration`) sends `STOPPING=1`
 /// and shuts down gracefully: sources stop, writers drain and fsync,
 /// forwarders commit; the whole stop is bounded by `stopTimeout`. A second
@@ -94,6 +95,7 @@ struct Daemon {
                 logger.warning("\(error)")
             }
             logger.notice("tributary is running", metadata: ["device": "\(configuration.deviceID)"])
+            StartupPages.release()
         })
         var groupConfiguration = ServiceGroupConfiguration(services: services, logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = Self.stopTimeout

@@ -11,6 +11,7 @@ import Glibc
 struct Tributary: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Stores sensor readings in a local, partitioned log and forwards them upstream.",
+        version: TributaryVersion.current,
         subcommands: [RunCommand.self, DemoCommand.self, CheckConfigCommand.self, LogCommand.self,
                       StatusCommand.self]
     )

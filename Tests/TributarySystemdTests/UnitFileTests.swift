@@ -42,12 +42,31 @@ struct UnitFileTests {
     @Test("the unit keeps the settings the daemon relies on", arguments: [
         "Type=notify", "NotifyAccess=main", "WatchdogSec=30s", "Restart=on-failure", "RestartPreventExitStatus=78",
         "TimeoutStopSec=15s",
-        "User=tributary", "StateDirectory=tributary",
-        "ExecStart=/usr/bin/tributary run --config /etc/tributary/tributary.toml",
+        "User=tributary", "StateDirectory=tributary", "ConfigurationDirectory=tributary", "StartLimitBurst=5",
+        "ExecStart=/usr/bin/tributary run --config /etc/tributary/tributary.toml", "MemoryMax=256M",
+        "CapabilityBoundingSet=", "DevicePolicy=closed", "DeviceAllow=char-ttyUSB rw", "DeviceAllow=char-gpiochip rw",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6", "SystemCallFilter=@system-service",
     ])
     func keepsSettings(setting: String) throws {
         let lines = try String(contentsOfFile: Self.unitPath, encoding: .utf8).split(separator: "\n")
         #expect(lines.contains { $0 == setting })
+    }
+
+    @Test("systemd-analyze security rates the unit's exposure at most 2.0")
+    func exposure() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: analyzer)
+        process.arguments = ["security", "--offline=yes", "--no-pager", Self.unitPath]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try ProcessEnvironment.reading { try process.run() }
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        // "→ Overall exposure level for tributary.service: 1.5 OK 🙂"
+        let overall = output.split(separator: "\n").first { $0.contains("Overall exposure level") }
+        let level = overall?.split(separator: ":").last?.split(separator: " ").first.flatMap { Double($0) }
+        #expect(level.map { $0 <= 2.0 } == true, "\(overall ?? Substring(output))")
     }
 
     private func verify(_ unit: String) throws -> (status: Int32, output: String) {
@@ -68,7 +87,8 @@ struct UnitFileTests {
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: analyzer)
-        process.arguments = ["verify", "--root=\(root.path)", "tributary.service"]
+        // The man page comes with the package: .ci/run verifies the installed unit with it.
+        process.arguments = ["verify", "--man=no", "--root=\(root.path)", "tributary.service"]
         // Not our environment: the notifier tests set NOTIFY_SOCKET in this process at the same
         // time, and systemd-analyze sends "ERRNO=2" there when it fails.
         process.environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"]
