@@ -19,6 +19,8 @@ packages=(
   python3-pymodbus   # an independent Modbus slave in the tests, for /usr/bin/python3
   python3-serial python3-serial-asyncio  # pymodbus's serial server needs them (Debian does not pull them in)
   socat              # a pair of linked pseudo-terminals for the Modbus tests
+  dpkg-dev binutils  # packaging/build-deb: dpkg-shlibdeps computes Depends; strip and objcopy split the symbols
+  lintian man-db     # .ci/run checks the package: lintian, and the installed man page
 )
 as_root=()
 [ "$(id -u)" -eq 0 ] || as_root=(sudo)

@@ -105,18 +105,23 @@ enum Syscalls {
         try check("unlink", path) { Glibc.unlink(path) }
     }
 
-    /// Creates `path` if it does not exist. A new directory's entry lives in
-    /// its parent, so the parent is fsynced: otherwise a power cut could lose
-    /// a new partition directory and everything later written into it.
+    /// Creates `path`, and its missing parents, if it does not exist. A new
+    /// directory's entry lives in its parent, so the parent is fsynced:
+    /// otherwise a power cut could lose a new partition directory and
+    /// everything later written into it.
     static func makeDirectory(_ path: String) throws {
+        let trimmed = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
+        let parent = trimmed.lastIndex(of: "/").map { String(trimmed[..<$0]) } ?? "."
         while mkdir(path, 0o755) == -1 {
             let code = Errno(rawValue: errno)
             if code == .interrupted { continue }
             if code == .fileExists { return }
+            if code == .noSuchFileOrDirectory, !parent.isEmpty, parent != trimmed, !exists(parent) {
+                try makeDirectory(parent)
+                continue
+            }
             throw LogError.from(code, operation: "mkdir", path: path)
         }
-        let trimmed = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
-        let parent = trimmed.lastIndex(of: "/").map { String(trimmed[..<$0]) } ?? "."
         try syncDirectory(parent.isEmpty ? "/" : parent)
     }
 

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import TributaryLog
 import TributaryTestSupport
@@ -77,6 +80,16 @@ struct LogRoundTripTests {
             #expect(all.map(\.reading) == Array(written[1234...]))
             #expect(reader.skippedReadings == 0)
             #expect(try log.verify().isIntact)
+        }
+    }
+
+    @Test("a log directory whose parents are missing is made with them")
+    func missingParents() throws {
+        try withTemporaryDirectory("parents") { directory in
+            let log = try openLog(testConfiguration(directory + "/var/lib/tributary/log"))
+            try log.topic("t", creatingWith: 1)[0].append(sampleReadings(3))
+            #expect(try log.partition("t", 0).readAll().readings.count == 3)
+            #expect(access(directory + "/var/lib/tributary/log/" + LogFileNames.partitionDirectory(topic: "t", partition: 0), F_OK) == 0)
         }
     }
 
