@@ -18,8 +18,7 @@ struct TOMLReader {
         -> (entries: [String: ConfigurationNode], sourceMap: ConfigurationSourceMap) {
         var reader = TOMLReader(cursor: TOMLCursor(text))
         try reader.readDocument()
-        guard case let .table(entries) = reader.root.node else { return ([:], ConfigurationSourceMap(lines: [:])) }
-        return (entries, ConfigurationSourceMap(lines: reader.lines))
+        return (reader.root.values, ConfigurationSourceMap(lines: reader.lines))
     }
 
     private init(cursor: TOMLCursor) { self.cursor = cursor }

@@ -25,8 +25,11 @@ final class TOMLTable {
 
     init(origin: Origin) { self.origin = origin }
 
+    /// The table's entries as plain values.
+    var values: [String: ConfigurationNode] { entries.mapValues(Self.node) }
+
     /// The table as a plain value.
-    var node: ConfigurationNode { .table(entries.mapValues(Self.node)) }
+    var node: ConfigurationNode { .table(values) }
 
     private static func node(_ entry: Entry) -> ConfigurationNode {
         switch entry {
