@@ -128,7 +128,7 @@ public struct PayloadMapping: Sendable, Equatable {
             try decodeJSON(json, topic: topic, receivedAt: receivedAt, arrayAllowed: true, into: &decoded)
         case .text:
             // Serial lines and shell publishers end in newlines; the value is what is between.
-            let trimmed = String(text.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+            let trimmed = text.trimmed(\.isWhitespace)
             let sensor = try (sensor ?? Self.topicSensor).expand(.init(topic: topic))
             decoded.append(Reading(sensor: sensor, timestamp: receivedAt, value: try value(text: trimmed)))
         case .lineProtocol:

@@ -51,7 +51,7 @@ struct LineDecoder {
 
     private mutating func csv(_ text: String) -> Outcome {
         let fields = text.split(separator: Character(UnicodeScalar(separator)), omittingEmptySubsequences: false)
-            .map { $0.trimmingCharacters }
+            .map { field in field.trimmed { $0 == " " || $0 == "\t" } }
         guard let columns else {
             // The first line names the columns.
             guard !fields.contains(where: \.isEmpty) else {
@@ -113,12 +113,5 @@ struct LineDecoder {
         if text == "true" { return .bool(true) }
         if text == "false" { return .bool(false) }
         return .string(text)
-    }
-}
-
-extension Substring {
-    /// Without spaces and tabs around it.
-    fileprivate var trimmingCharacters: String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
     }
 }
