@@ -49,10 +49,8 @@ import TributaryTestSupport
         settings.port.baud = 250_000  // not a standard rate: termios2 sets it
         settings.maxLine = 32
         settings.fields = ["door": "greenhouse.door"]
-        let (log, partitions) = try Log.sample(scratch, readings: 0)
-        let writers = try partitions.map { try PartitionWriter.started(partition: $0, logger: Logger(label: "test")) }
-        let output = SourceOutput(source: "bench", topic: "readings", router: Router(writers: ["readings": writers]),
-                                  logger: Logger(label: "test"))
+        let test = try SourceTestLog(directory: scratch.path("log"), source: "bench")
+        let output = test.output
         let source = SerialSource(name: "bench", settings: settings)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await source.run(output: output) }
@@ -84,13 +82,11 @@ import TributaryTestSupport
             #expect(output.status.error == nil && output.status.reconnects == 1)
             tasks.cancelAll()
         }
-        for writer in writers { await writer.stop() }
-        let readings = try partitions.flatMap { try $0.readAll(from: 0).readings }.map(\.reading)
+        let (readings, _) = try await test.finish()
         #expect(Set(readings.map(\.sensor)) == ["bench.temp", "greenhouse.door"])
         #expect(readings.contains { $0.sensor == "bench.temp" && $0.value == .double(21.5) })
         #expect(readings.contains { $0.sensor == "greenhouse.door" && $0.value == .string("open") })
         device.unplug()
-        try log.close()
     }
 
     @Test func nmeaSentencesWithABadChecksumAreDeadLetteredNeverStored() async throws {

@@ -104,10 +104,8 @@ import TributaryTestSupport
         settings.root = sys.root
         settings.intervalMilliseconds = 100
         settings.devices = [.init(kind: .w1, match: "28-0316a2797aff")]
-        let (log, partitions) = try Log.sample(scratch, readings: 0)
-        let writers = try partitions.map { try PartitionWriter.started(partition: $0, logger: Logger(label: "test")) }
-        let output = SourceOutput(source: "board", topic: "readings", router: Router(writers: ["readings": writers]),
-                                  logger: Logger(label: "test"))
+        let test = try SourceTestLog(directory: scratch.path("log"), source: "board")
+        let output = test.output
         let source = SysfsSource(name: "board", settings: settings)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await source.run(output: output) }
@@ -122,10 +120,8 @@ import TributaryTestSupport
             #expect(output.status.error == nil && output.received > before, "reading again")
             tasks.cancelAll()
         }
-        for writer in writers { await writer.stop() }
-        let readings = try partitions.flatMap { try $0.readAll(from: 0).readings }.map(\.reading)
+        let (readings, _) = try await test.finish()
         #expect(Set(readings.map(\.sensor)) == ["board.28-0316a2797aff.temperature"])
         #expect(readings.contains { $0.value == .double(19.5) })
-        try log.close()
     }
 }
