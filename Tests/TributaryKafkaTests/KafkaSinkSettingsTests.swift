@@ -74,10 +74,6 @@ struct KafkaSinkSettingsTests {
          "sinks[0].librdkafka.\"delivery.report.only.error\"", "not allowed"),
     ])
     func mistakes(_ keys: String, _ line: Int, _ key: String, _ message: String) throws {
-        let errors = try #require(throws: ConfigurationErrors.self) { try Self.parse(keys) }
-        let error = try #require(errors.errors.first)
-        #expect(errors.errors.count == 1, "\(errors)")
-        #expect(error.key == key && error.message.hasPrefix(message), "\(error)")
-        #expect(error.line == line, "\(error)")
+        try expectOneMistake(line: line, key: key, message: message) { try Self.parse(keys) }
     }
 }

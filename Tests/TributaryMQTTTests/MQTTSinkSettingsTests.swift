@@ -49,10 +49,6 @@ struct MQTTSinkSettingsTests {
         ("url = \"mqtt://central\"\nbackfill_rate = \"fast\"", 8, "sinks[0].backfill_rate", "expected a size like"),
     ])
     func mistakes(_ keys: String, _ line: Int, _ key: String, _ message: String) throws {
-        let errors = try #require(throws: ConfigurationErrors.self) { try Self.parse(keys) }
-        let error = try #require(errors.errors.first)
-        #expect(errors.errors.count == 1, "\(errors)")
-        #expect(error.line == line && error.key == key, "\(error)")
-        #expect(error.message.hasPrefix(message), "\(error.message)")
+        try expectOneMistake(line: line, key: key, message: message) { try Self.parse(keys) }
     }
 }

@@ -74,10 +74,6 @@ struct MQTTSourceSettingsTests {
          10, "sources[0].session_expiry", "applies to protocol \"5\" only"),
     ])
     func mistakes(_ keys: String, _ line: Int, _ key: String, _ message: String) throws {
-        let errors = try #require(throws: ConfigurationErrors.self) { try Self.parse(keys) }
-        let error = try #require(errors.errors.first)
-        #expect(errors.errors.count == 1, "\(errors)")
-        #expect(error.line == line && error.key == key, "\(error)")
-        #expect(error.message.hasPrefix(message), "\(error.message)")
+        try expectOneMistake(line: line, key: key, message: message) { try Self.parse(keys) }
     }
 }
