@@ -34,4 +34,10 @@ enum StoppableThread {
             _ = write(stopWriter, &byte, 1)
         }
     }
+
+    /// Waits `milliseconds` (-1: for ever) on the loop's `stop` descriptor; true if the source is stopping.
+    static func wait(_ stop: Int32, milliseconds: Int32) -> Bool {
+        var watched = pollfd(fd: stop, events: Int16(POLLIN), revents: 0)
+        return poll(&watched, 1, milliseconds) > 0
+    }
 }

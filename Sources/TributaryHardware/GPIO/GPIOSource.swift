@@ -46,8 +46,7 @@ public struct GPIOSource: Source {
                 } catch {
                     output.reportError("\(error)")
                 }
-                var watched = pollfd(fd: stop, events: Int16(POLLIN), revents: 0)
-                if poll(&watched, 1, Self.retryMilliseconds) > 0 { return }
+                if StoppableThread.wait(stop, milliseconds: Self.retryMilliseconds) { return }
             }
         }
     }
@@ -71,9 +70,9 @@ public struct GPIOSource: Source {
                 return
             }
             if watched[lines.count].revents != 0 { return }
-            if lines.indices.contains(where: { watched[$0].revents != 0 }) {
-                var stopping = pollfd(fd: stop, events: Int16(POLLIN), revents: 0)
-                if poll(&stopping, 1, Self.gatherMilliseconds) > 0 { return }
+            if lines.indices.contains(where: { watched[$0].revents != 0 }),
+               StoppableThread.wait(stop, milliseconds: Self.gatherMilliseconds) {
+                return
             }
             var readings: [Reading] = []
             for index in lines.indices where watched[index].revents != 0 {

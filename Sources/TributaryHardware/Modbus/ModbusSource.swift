@@ -175,9 +175,7 @@ private final class ModbusBus {
 
     /// Waits until `instant`; true if the source is stopping.
     private func wait(until instant: ContinuousClock.Instant) -> Bool {
-        var watched = pollfd(fd: stop, events: Int16(POLLIN), revents: 0)
         let left = ContinuousClock.now.duration(to: instant)
-        let milliseconds = max(0, Int32(min(left, .seconds(3600)) / .milliseconds(1)))
-        return Glibc.poll(&watched, 1, milliseconds) > 0
+        return StoppableThread.wait(stop, milliseconds: max(0, Int32(min(left, .seconds(3600)) / .milliseconds(1))))
     }
 }

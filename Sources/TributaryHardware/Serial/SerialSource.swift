@@ -50,7 +50,7 @@ public struct SerialSource: Source {
                 descriptor = try open()
             } catch {
                 output.reportError("\(error)")
-                if wait(stop, milliseconds: retryDelay) { return }
+                if StoppableThread.wait(stop, milliseconds: retryDelay) { return }
                 retryDelay = min(retryDelay * 2, Self.maximumRetryDelay)
                 continue
             }
@@ -65,7 +65,7 @@ public struct SerialSource: Source {
             case .stopped: return
             case let .lost(error): output.reportError("\(error)")
             }
-            if wait(stop, milliseconds: retryDelay) { return }
+            if StoppableThread.wait(stop, milliseconds: retryDelay) { return }
         }
     }
 
@@ -125,7 +125,7 @@ public struct SerialSource: Source {
             }
             if watched[1].revents != 0 { return .stopped }
             guard watched[0].revents != 0 else { continue }
-            if wait(stop, milliseconds: gather) { return .stopped }
+            if StoppableThread.wait(stop, milliseconds: gather) { return .stopped }
             var pieces: [LineFramer.Piece] = []
             while true {
                 let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
@@ -172,12 +172,6 @@ public struct SerialSource: Source {
         } catch {
             return false
         }
-    }
-
-    /// Waits `milliseconds` or until `stop` is readable; true if it is.
-    private func wait(_ stop: Int32, milliseconds: Int32) -> Bool {
-        var watched = pollfd(fd: stop, events: Int16(POLLIN), revents: 0)
-        return poll(&watched, 1, milliseconds) > 0
     }
 }
 
