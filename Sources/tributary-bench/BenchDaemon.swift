@@ -34,7 +34,7 @@ final class Daemon {
     private let process: ChildProcess
     private let metricsPort: Int
 
-    init(executable: String, directory: String, body: String) throws {
+    init(executable: String, directory: String, diskBudget: String = "8GiB", body: String) throws {
         if access(directory, F_OK) != 0 { try FileIO.check(Int(mkdir(directory, 0o755)), "mkdir", directory) }
         metricsPort = try Loopback.freePort()
         let config = directory + "/tributary.toml"
@@ -43,7 +43,7 @@ final class Daemon {
             id = "bench"
             [log]
             directory = "\(directory)/log"
-            disk_budget = "8GiB"
+            disk_budget = "\(diskBudget)"
             [topics.readings]
             partitions = 2
             [metrics]
@@ -71,14 +71,15 @@ final class Daemon {
     func cpuTicks() -> Int64 { (try? ProcessStats.cpuTicks(process.pid)) ?? 0 }
 
     /// The most memory the daemon has had resident (VmHWM).
-    func peakResidentBytes() -> Int64 { statusField("VmHWM:") }
+    func peakResidentBytes() -> Int64 { status("VmHWM:") * 1024 }
 
     /// The memory the daemon has resident now (VmRSS).
-    func residentBytes() -> Int64 { statusField("VmRSS:") }
+    func residentBytes() -> Int64 { status("VmRSS:") * 1024 }
 
-    private func statusField(_ name: String) -> Int64 {
+    /// A field of the daemon's /proc/PID/status as the kernel writes it (sizes in kB), 0 if missing.
+    func status(_ name: String) -> Int64 {
         let status = (try? FileIO.readSmallFile("/proc/\(process.pid)/status")) ?? ""
-        return (ProcessStats.field(name, inText: status) ?? 0) * 1024
+        return ProcessStats.field(name, inText: status) ?? 0
     }
 
     func stop() {

@@ -61,16 +61,7 @@ enum IdleBenchmark {
 
     private static func measure(_ test: Case, executable: String, directory: String, seconds: Int) throws
         -> Measured {
-        try FileIO.check(Int(mkdir(directory, 0o755)), "mkdir", directory)
-        let config = directory + "/tributary.toml"
-        let text = """
-            [device]
-            id = "bench"
-            [log]
-            directory = "\(directory)/log"
-            disk_budget = "256MiB"
-            [topics.readings]
-            partitions = 2
+        let daemon = try Daemon(executable: executable, directory: directory, diskBudget: "256MiB", body: """
             [[sources]]
             type = "sim"
             topic = "readings"
@@ -79,30 +70,20 @@ enum IdleBenchmark {
             [[sinks]]
             type = "stdout"
             topics = ["readings"]
-            [metrics]
-            listen = "127.0.0.1:\(29_000 + Int(getpid()) % 20_000)"
-            """
-        try FileIO.writeFile(config, Array(text.utf8))
-        let daemon = try ChildProcess(executable: executable, arguments: ["run", "--config", config,
-                                                                          "--log-level", "warning"])
+            """)
         sleep(3)
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        let before = try ProcessStats.cpuTicks(daemon.pid)
+        let before = daemon.cpuTicks()
         let stopwatch = Stopwatch()
         sleep(UInt32(seconds))
-        let after = try ProcessStats.cpuTicks(daemon.pid)
+        let after = daemon.cpuTicks()
         let elapsed = stopwatch.elapsedSeconds
-        let status = try FileIO.readSmallFile("/proc/\(daemon.pid)/status")
-        daemon.send(SIGTERM)
-        _ = daemon.readRemainingOutput()
-        let exit = daemon.waitForExit()
-        guard exit == 0 else { fail("tributary run --config \(config) exited with status \(exit)") }
-        return Measured(
-            rssMB: Double(ProcessStats.field("VmRSS:", inText: status) ?? 0) * 1024 / 1e6,
-            peakMB: Double(ProcessStats.field("VmHWM:", inText: status) ?? 0) * 1024 / 1e6,
-            anonymousMB: Double(ProcessStats.field("RssAnon:", inText: status) ?? 0) * 1024 / 1e6,
-            fileMB: Double(ProcessStats.field("RssFile:", inText: status) ?? 0) * 1024 / 1e6,
-            cpuPercent: Double(after - before) / ticks / elapsed * 100,
-            threads: Int(ProcessStats.field("Threads:", inText: status) ?? 0))
+        let megabytes = { (field: String) in Double(daemon.status(field)) * 1024 / 1e6 }
+        let measured = Measured(rssMB: megabytes("VmRSS:"), peakMB: megabytes("VmHWM:"),
+                                anonymousMB: megabytes("RssAnon:"), fileMB: megabytes("RssFile:"),
+                                cpuPercent: Double(after - before) / ticks / elapsed * 100,
+                                threads: Int(daemon.status("Threads:")))
+        daemon.stop()
+        return measured
     }
 }
