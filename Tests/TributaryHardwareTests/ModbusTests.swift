@@ -75,6 +75,9 @@ import TributaryTestSupport
         #expect(schedule.next.device == 0 && schedule.next.at == start + .seconds(5))
         schedule.polled(0, finishedAt: start + .milliseconds(5010), failed: false)
         #expect(schedule.next.device == 1 && schedule.next.at == start + .seconds(5))
+        // Reports at the end of each interval (GPIO counters) are first due one interval in.
+        let reports = PollSchedule(intervals: [.seconds(3), .seconds(2)], start: start, afterAnInterval: true)
+        #expect(reports.next.device == 1 && reports.next.at == start + .seconds(2) && reports.due(0) == start + .seconds(3))
     }
 
     /// socat's pair of pseudo-terminals and pymodbus serving slaves 1 and 2 on one of them, and slave 4 whose

@@ -54,17 +54,17 @@ public struct GPIOSource: Source {
     /// Reads the lines' events and keeps their intervals until `stop` is readable.
     private func watch(_ lines: [GPIOChip.RequestedLine], output: SourceOutput, stop: Int32) {
         var logic = lines.map { GPIOLineLogic(line: $0.line, source: name) }
-        let clock = ContinuousClock()
-        let start = clock.now
-        var due = lines.map { start + .milliseconds($0.line.intervalMilliseconds) }
+        // Counters and level lines report at the end of each interval; state lines at each change.
+        let timed = lines.indices.filter { lines[$0].line.mode != .state }
+        var schedule = PollSchedule(intervals: timed.map { .milliseconds(lines[$0].line.intervalMilliseconds) },
+                                    start: .now, afterAnInterval: true)
         var watched = lines.map { pollfd(fd: $0.descriptor, events: Int16(POLLIN), revents: 0) }
             + [pollfd(fd: stop, events: Int16(POLLIN), revents: 0)]
         let recordSize = Int(tributary_gpio_event_size())
         var buffer = [UInt8](repeating: 0, count: recordSize * 1024)
         while true {
-            let timed = lines.indices.filter { lines[$0].line.mode != .state }
-            let next = timed.map { due[$0] }.min()
-            let wait = next.map { Int32(max(0, min(clock.now.duration(to: $0), .seconds(3600)) / .milliseconds(1))) } ?? -1
+            let wait = timed.isEmpty ? -1
+                : Int32(max(0, min(ContinuousClock.now.duration(to: schedule.next.at), .seconds(3600)) / .milliseconds(1)))
             guard poll(&watched, nfds_t(watched.count), wait) >= 0 || errno == EINTR else {
                 output.reportError("cannot wait for GPIO events: \(String(cString: strerror(errno)))")
                 return
@@ -88,17 +88,14 @@ public struct GPIOSource: Source {
                 }
             }
             let now = SystemClock.wallMilliseconds()
-            for index in timed where clock.now >= due[index] {
-                let interval = Duration.milliseconds(lines[index].line.intervalMilliseconds)
+            for (slot, index) in timed.enumerated() where ContinuousClock.now >= schedule.due(slot) {
                 if lines[index].line.mode == .level {
                     let value = tributary_gpio_value(lines[index].descriptor)
                     if value >= 0 { readings.append(Reading(sensor: logic[index].sensor, timestamp: now, value: .bool(value == 1))) }
                 } else {
-                    readings += logic[index].tick(at: now, seconds: interval / .seconds(1))
+                    readings += logic[index].tick(at: now, seconds: Double(lines[index].line.intervalMilliseconds) / 1000)
                 }
-                // The next tick on the schedule that is still ahead.
-                let late = clock.now - due[index]
-                due[index] = due[index] + interval * Double(Int((late / interval).rounded(.down)) + 1)
+                schedule.polled(slot, finishedAt: .now, failed: false)
             }
             if !readings.isEmpty {
                 do { try output.handOver(readings) } catch { return }

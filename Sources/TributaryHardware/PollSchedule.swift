@@ -1,21 +1,26 @@
-/// When each device on a Modbus line is polled next. A device's n-th poll is
-/// due at start + n x its interval, whatever the polls before it took, so
-/// schedules do not drift; a poll that overran skips the slots it missed
-/// rather than polling in a burst to catch up. Of devices due at the same
-/// time, one that answers goes before one that fails.
+/// When each of a source's scheduled reads is due next: a Modbus device's
+/// polls, a GPIO counter's or level line's reports. The n-th is due at
+/// start + n x its interval (or (n + 1) x, for reports at the end of each
+/// interval), whatever the ones before it took, so schedules do not drift;
+/// one that overran skips the slots it missed rather than running in a burst
+/// to catch up. Of those due at the same time, one that answers goes before
+/// one that fails.
 public struct PollSchedule: Sendable {
     private var due: [ContinuousClock.Instant]
     private var failing: [Bool]
     private let intervals: [Duration]
 
-    /// Every device due at `start`, each then every `intervals[i]`.
-    public init(intervals: [Duration], start: ContinuousClock.Instant) {
+    /// Every device due at `start` (or, `afterAnInterval`, at start + its interval), each then every `intervals[i]`.
+    public init(intervals: [Duration], start: ContinuousClock.Instant, afterAnInterval: Bool = false) {
         self.intervals = intervals
-        due = intervals.map { _ in start }
+        due = intervals.map { afterAnInterval ? start + $0 : start }
         failing = intervals.map { _ in false }
     }
 
-    /// The device to poll next, and when.
+    /// When `device` is due.
+    public func due(_ device: Int) -> ContinuousClock.Instant { due[device] }
+
+    /// The device to poll next, and when; there must be one.
     public var next: (device: Int, at: ContinuousClock.Instant) {
         let device = due.indices.min { a, b in (due[a], failing[a] ? 1 : 0) < (due[b], failing[b] ? 1 : 0) }!
         return (device, due[device])
