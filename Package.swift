@@ -183,6 +183,14 @@ let package = Package(
             name: "TributaryDaemonTests",
             dependencies: ["TributaryLog", "TributaryTestSupport"]
         ),
+        // The fuzz targets' checks (Tests/Fuzz/run.sh builds each into a libFuzzer
+        // binary), run here on their seeds and on the inputs fuzzing found.
+        .testTarget(
+            name: "TributaryFuzzTests",
+            dependencies: ["TributaryLog", "TributaryCore", "TributaryHardware"],
+            path: "Tests/Fuzz",
+            exclude: ["run.sh", "Entry.swift", "Dictionaries", "Regressions"]
+        ),
         // Runs the built `tributary` binary as a subprocess (`swift build` builds it first).
         .testTarget(
             name: "TributaryCLITests",

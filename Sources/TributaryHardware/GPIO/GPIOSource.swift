@@ -166,7 +166,7 @@ enum GPIOChip {
             guard descriptor >= 0 else { continue }
             var label = [CChar](repeating: 0, count: 32)
             var lines: UInt32 = 0
-            if tributary_gpio_chip_info(descriptor, &label, &lines) == 0, String(cString: label) == chip {
+            if tributary_gpio_chip_info(descriptor, &label, &lines) == 0, text(label) == chip {
                 return (descriptor, chip)
             }
             close(descriptor)
@@ -190,7 +190,7 @@ enum GPIOChip {
                 var name = [CChar](repeating: 0, count: 32)
                 var consumer = [CChar](repeating: 0, count: 32)
                 var used: Int32 = 0
-                if tributary_gpio_line_info(chip, offset, &name, &used, &consumer) == 0, String(cString: name) == wanted {
+                if tributary_gpio_line_info(chip, offset, &name, &used, &consumer) == 0, text(name) == wanted {
                     return Int(offset)
                 }
             }
@@ -204,7 +204,7 @@ enum GPIOChip {
         var consumer = [CChar](repeating: 0, count: 32)
         var used: Int32 = 0
         guard tributary_gpio_line_info(chip, UInt32(offset), &name, &used, &consumer) == 0, used != 0 else { return nil }
-        let holder = String(cString: consumer)
+        let holder = text(consumer)
         return holder.isEmpty ? "another program" : "\"\(holder)\""
     }
 }
@@ -224,4 +224,9 @@ enum GPIOError: Error, CustomStringConvertible {
         case let .request(chip, line, code): "cannot request \(line) of GPIO chip \(chip): \(String(cString: strerror(code)))"
         }
     }
+}
+
+/// The text in a fixed-size C string field the kernel filled (NUL-terminated, or full).
+private func text(_ field: [CChar]) -> String {
+    String(decoding: field.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
