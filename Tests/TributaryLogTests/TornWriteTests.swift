@@ -16,14 +16,21 @@ struct TornWriteTests {
             let activeName = Files.list(pristine + "/t-0").filter { $0.hasSuffix(".log") }.last!
             let torn = try #require(try batchLayout(of: pristine + "/t-0/" + activeName).last)
             #expect(torn.baseOffset == 3000 && torn.count == 12)
+            let header = try Files.read(pristine + "/t-0/" + activeName)
+                .dropFirst(Int(torn.position)).prefix(BatchHeader.size)
             let kept = Array(written[..<3000])
             let issues = IssueCounter()
             var checkedWholeLog = false
             for cut in torn.position..<torn.end {
-                // A zeroed tail leaves a first batch that fails its checksum: recovery
-                // cannot tell it from a durable batch damaged later, so it keeps it
-                // (moved aside) rather than cut it; a batch the file ends inside is cut.
+                // Cut short, or zeroed from the cut on (a write torn inside
+                // preallocated space), the last batch is a torn tail, cut, even
+                // when it is the segment's first, unless the zeros leave a header
+                // that does not parse: bytes that are no batch at all, which
+                // recovery keeps (moved aside). A write tears at a sector or page
+                // boundary, so a real torn append never ends inside its 40-byte header.
+                let keptHeader = header.enumerated().map { Int64($0.offset) < cut - torn.position ? $0.element : 0 }
                 let movedAside = style == .zeroFill && batch == .aloneInSegment && cut > torn.position
+                    && keptHeader.withUnsafeBytes { (try? BatchHeader.parse($0).get()) == nil }
                 let context = "\(batch) \(style) cut at byte \(cut - torn.position) of \(torn.length)"
                 let work = directory + "/work"
                 try? Files.remove(work)
@@ -50,6 +57,9 @@ struct TornWriteTests {
                 } else {
                     issues.expect(report.quarantined.isEmpty, "\(context): \(report)")
                     issues.expect((report.truncatedTail != nil) == (cut > torn.position), "\(context): tail \(report)")
+                    // Only the torn batch's own written bytes count as cut, not the zeros after them.
+                    issues.expect(report.truncatedTail.map { $0.position == torn.position && $0.bytes <= cut - torn.position } ?? true,
+                                  "\(context): cut \(String(describing: report.truncatedTail))")
                 }
                 issues.expect(partition.endOffset == 3000, "\(context): end \(partition.endOffset)")
                 // The sealed segments are read once; afterwards only the active one.

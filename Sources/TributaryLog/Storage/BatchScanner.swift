@@ -89,6 +89,21 @@ final class BatchScanner {
         return .batch(header, bytes: bytes, position: at)
     }
 
+    /// Where the non-zero bytes from `from` to the limit end: `from` when they
+    /// are all zero (unwritten preallocated space), else just past the last
+    /// non-zero byte.
+    func endOfData(from: Int64) throws -> Int64 {
+        var end = from
+        var at = from
+        while at < limit {
+            let chunk = Int(min(Int64(Self.windowSize), limit - at))
+            guard let bytes = try load(at, chunk) else { break }
+            if let last = bytes.lastIndex(where: { $0 != 0 }) { end = at + Int64(last) + 1 }
+            at += Int64(chunk)
+        }
+        return end
+    }
+
     /// Looks for the next valid batch after damage at `from`: the first position
     /// holding the batch magic whose header parses, whose checksum holds and
     /// whose base offset is at least `minimumOffset`. Leaves the scanner there.

@@ -32,12 +32,14 @@ enum LogFileNames {
     }
 
     /// Exactly 20 ASCII digits and ".log": `Int64(_:)` alone would also take
-    /// a sign ("+000...1"), giving two names for one segment.
+    /// a sign ("+000...1"), giving two names for one segment. A base above the
+    /// largest batch base offset names no segment the log wrote (and one it
+    /// could never append to).
     static func parseSegment(_ name: String) -> Int64? {
         guard name.hasSuffix(segmentSuffix), name.utf8.count == 20 + segmentSuffix.utf8.count else { return nil }
         let digits = name.utf8.prefix(20)
         guard digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
-        return Int64(Substring(digits))
+        return Int64(Substring(digits)).flatMap { $0 <= BatchHeader.maximumBaseOffset ? $0 : nil }
     }
 
     static func consumer(_ name: String) -> String { consumerPrefix + name + consumerSuffix }

@@ -63,18 +63,20 @@ enum PartitionLoader {
                 continue
             }
             report.damage.append(contentsOf: outcome.damage)
-            // The active segment's first batch cut short by the end of the file is
-            // a torn append, never acknowledged: cut like any torn tail. Anything
-            // else with no valid batch is moved aside, and so is a segment with
-            // an index: it was sealed, so everything in it had been durable.
+            // The active segment's first batch cut short by the end of the file,
+            // or failing its checksum (a write torn inside preallocated space
+            // leaves zeros in place of its end), is a torn append, never
+            // acknowledged: cut like any torn tail, as a later batch would be.
+            // Bytes that are no batch header at all are moved aside, and so is a
+            // segment with an index: it was sealed, so everything in it had been durable.
             if segment.isEmpty, let torn = outcome.tornTail,
-               !(isLast && torn == .truncated && !Syscalls.exists(segment.indexPath)) {
+               !(isLast && (torn == .truncated || torn == .checksum) && !Syscalls.exists(segment.indexPath)) {
                 try quarantine(path, base: base, readOnly: readOnly, report: &report, lostEnd: &lostEnd)
                 continue
             }
             if let torn = outcome.tornTail {
                 if isLast {
-                    report.truncatedTail = (path, outcome.end, outcome.fileSize - outcome.end)
+                    report.truncatedTail = (path, outcome.end, outcome.tailEnd - outcome.end)
                 } else {
                     report.damage.append(.init(file: path, position: outcome.end, reason: torn,
                                                lostOffsets: segment.nextOffset..<segment.nextOffset))

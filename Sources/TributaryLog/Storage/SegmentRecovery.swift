@@ -8,6 +8,9 @@ enum SegmentRecovery {
         /// Where the valid data ends and whether non-zero bytes follow it.
         var end: Int64 = 0
         var tornTail: InvalidBatch?
+        /// Where the non-zero bytes after `end` end (`end` when none follow):
+        /// the preallocated zeros past a torn tail were never data.
+        var tailEnd: Int64 = 0
         var fileSize: Int64 = 0
     }
 
@@ -42,6 +45,8 @@ enum SegmentRecovery {
                             segment: segment, outcome: &outcome) {
                     continue scanning
                 }
+                // Zeroes, then bytes that are no batch: a tail like any other.
+                if try scanner.endOfData(from: position) > position { outcome.tornTail = .header(.zeroes) }
                 break scanning
             case let .invalid(position, reason):
                 if try skip(scanner, from: position, reason: reason, expected: &expected,
@@ -51,6 +56,7 @@ enum SegmentRecovery {
                 break scanning
             }
         }
+        outcome.tailEnd = outcome.tornTail == nil ? outcome.end : try scanner.endOfData(from: outcome.end)
         return outcome
     }
 
