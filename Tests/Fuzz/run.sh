@@ -1,7 +1,7 @@
 #!/bin/bash
 # Builds one libFuzzer target (with address sanitizer) and runs it:
 #
-#   bash Tests/Fuzz/run.sh TARGET [SECONDS]      # default 60 s
+#   bash Tests/Fuzz/run.sh TARGET [SECONDS [RUNS]]   # default 60 s; stop after RUNS inputs
 #   bash Tests/Fuzz/run.sh --list
 #
 # A target is a type in Tests/Fuzz/Targets/ (its `name` is TARGET): a check that
@@ -31,8 +31,9 @@ serial-json     SerialJSONFuzz      SerialLineFuzz       4096
 serial-nmea     SerialNMEAFuzz      SerialLineFuzz       4096
 "
 if [ "${1:-}" = "--list" ]; then echo "$targets" | awk 'NF { print $1 }'; exit 0; fi
-target=${1:?usage: Tests/Fuzz/run.sh TARGET [SECONDS] (--list names them)}
+target=${1:?usage: Tests/Fuzz/run.sh TARGET [SECONDS [RUNS]] (--list names them)}
 seconds=${2:-60}
+runs=${3:--1}
 read -r _ type file max_len < <(echo "$targets" | awk -v t="$target" '$1 == t') \
     || { echo "run.sh: no fuzz target $target; --list names them" >&2; exit 2; }
 
@@ -61,7 +62,7 @@ dictionary=()
 [ -f "$fuzz/Dictionaries/$target.dict" ] && dictionary=(-dict="$fuzz/Dictionaries/$target.dict")
 cd "$work"
 # Swift's own crash handler would fight libFuzzer's (and hang in ASan): libFuzzer reports.
-SWIFT_BACKTRACE=enable=no TRIBUTARY_FUZZ_SEEDS="$work/seeds" "./fuzz-$target" "${dictionary[@]}" -max_total_time="$seconds" \
+SWIFT_BACKTRACE=enable=no TRIBUTARY_FUZZ_SEEDS="$work/seeds" "./fuzz-$target" "${dictionary[@]}" -max_total_time="$seconds" -runs="$runs" \
     -max_len="$max_len" -timeout=5 -rss_limit_mb=2048 -artifact_prefix="$work/artifacts/" \
     -print_final_stats=1 corpus seeds 2>&1 \
     | grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|SUMMARY|crash-|timeout-|leak-|==[0-9]+==|Fatal error|Precondition"

@@ -8,7 +8,11 @@ struct RangeCheckTests {
     @Test("a segment name is exactly 20 ASCII digits and .log")
     func segmentNames() {
         #expect(LogFileNames.parseSegment("00000000000000000001.log") == 1)
-        #expect(LogFileNames.parseSegment(LogFileNames.segment(baseOffset: .max)) == .max)
+        let largest = BatchHeader.maximumBaseOffset
+        #expect(LogFileNames.parseSegment(LogFileNames.segment(baseOffset: largest)) == largest)
+        // Past the largest base offset: no segment of the log's (it could not be appended to).
+        #expect(LogFileNames.parseSegment(LogFileNames.segment(baseOffset: largest + 1)) == nil)
+        #expect(LogFileNames.parseSegment(LogFileNames.segment(baseOffset: .max)) == nil)
         for bad in ["+0000000000000000001.log", "-0000000000000000001.log", " 0000000000000000001.log",
                     "0000000000000000001.log", "000000000000000000001.log", "0000000000000000000a.log",
                     "99999999999999999999.log", "00000000000000000001.index", "٠٠٠٠٠٠٠٠٠٠٠٠٠٠٠٠٠٠٠١.log"] {
@@ -35,6 +39,8 @@ struct RangeCheckTests {
         #expect(SegmentIndex.parse(index(base: -1).serialized()) == nil)
         #expect(SegmentIndex.parse(index(base: highest + 1, next: .max).serialized()) == nil)
         #expect(SegmentIndex.parse(index(next: 99).serialized()) == nil)
+        // A next offset no segment could start at.
+        #expect(SegmentIndex.parse(index(next: highest + 1).serialized()) == nil)
         var negativeLength = index()
         negativeLength.length = -1
         #expect(SegmentIndex.parse(negativeLength.serialized()) == nil)

@@ -1,8 +1,9 @@
 import SystemPackage
 
-/// Reads a segment file batch by batch through a fixed-size window, checking
-/// each batch's header and checksum. Memory stays at the window size (1 MiB,
-/// or one batch if larger) however long the segment is. Not thread-safe.
+/// Reads a segment file batch by batch through a window, checking each batch's
+/// header and checksum. Memory stays at the window size (1 MiB, less for a
+/// shorter segment, or one batch if larger) however long the segment is.
+/// Not thread-safe.
 final class BatchScanner {
     /// What lies at the scanner's position.
     enum Step {
@@ -31,7 +32,9 @@ final class BatchScanner {
         self.path = path
         self.fd = try Syscalls.open(path, .readOnly)
         self.ownsDescriptor = true
-        self.window = .allocate(byteCount: Self.windowSize, alignment: 16)
+        // Allocated by the first read, at the size it needs: recovery and
+        // verify open a scanner on every segment, and most are short.
+        self.window = .allocate(byteCount: 0, alignment: 16)
         do {
             self.limit = try limit ?? Syscalls.fileSize(fd, path: path)
         } catch {
@@ -54,9 +57,13 @@ final class BatchScanner {
         if at >= windowStart, at + Int64(count) <= windowStart + Int64(windowCount) {
             return UnsafeRawBufferPointer(rebasing: window[Int(at - windowStart)..<(Int(at - windowStart) + count)])
         }
-        if count > window.count {
+        // The window holds a whole window's worth, or what is left before the
+        // limit, or the batch if that is larger; it grows at least twofold, as
+        // the limit of a growing active segment moves on.
+        let size = max(count, Int(min(Int64(Self.windowSize), limit - at)))
+        if size > window.count {
             window.deallocate()
-            window = .allocate(byteCount: count, alignment: 16)
+            window = .allocate(byteCount: max(size, min(Self.windowSize, 2 * window.count)), alignment: 16)
         }
         let wanted = Int(min(Int64(window.count), limit - at))
         windowStart = at

@@ -72,7 +72,8 @@ struct SegmentIndex: Equatable {
             guard raw.count == headerSize + count * entrySize + 4 else { return nil }
             let base = get(8, Int64.self)
             let next = get(16, Int64.self)
-            guard (0...BatchHeader.maximumBaseOffset).contains(base), next >= base,
+            // A next offset past the largest base offset could start no segment.
+            guard (0...BatchHeader.maximumBaseOffset).contains(base), (base...BatchHeader.maximumBaseOffset).contains(next),
                   get(24, Int64.self) >= 0 else { return nil }
             var entries: [IndexEntry] = []
             entries.reserveCapacity(count)

@@ -20,6 +20,9 @@ enum SegmentFuzz: FuzzTarget {
         var configuration = LogConfiguration(directory: directory)
         configuration.segmentBytes = LogConfiguration.minimumSegmentBytes
         configuration.flush = .everyBatch
+        // Zeros to the segment size after recovery would have verify scan them
+        // on every input (a third of the time); inputs bring their own zeros.
+        configuration.preallocate = false
         return configuration
     }
 
@@ -67,10 +70,15 @@ enum SegmentFuzz: FuzzTarget {
                 let partition = try log.partition("readings", 0)
                 let intact = readAll(partition, recovered: true) > 0 && partition.recovery.isClean
                 // Recovery moves aside what holds nothing readable and keeps (and
-                // reports) damage it can read around; verify may find only those.
+                // reports) damage it can read around; verify may find only those,
+                // and an index the loader trusted that verify finds wrong: the
+                // loader checks a checksummed index's bounds and its last entry,
+                // not every field (that would read the segment), and only this
+                // harness, forging checksums, gets a wrong one past it.
                 let reported = Set(partition.recovery.damage.map(\.file))
                 let problems = try log.verify().problems.filter {
                     !$0.file.hasSuffix(LogFileNames.quarantineSuffix) && !reported.contains($0.file)
+                        && $0.message != "index disagrees with its segment"
                 }
                 precondition(problems.isEmpty, "after recovery, damage it did not report: \(problems); \(partition.recovery)")
                 let end = partition.endOffset
