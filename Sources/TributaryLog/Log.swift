@@ -54,6 +54,11 @@ public final class Log: Sendable {
             for (topic, settings) in configuration.topics where found[topic] == nil {
                 try log.openTopic(topic, partitions: settings.partitions)
             }
+            // What is on disk may exceed the budget (it was lowered, or the log
+            // was written without one): free what the policies allow now, as
+            // appends would, rather than start over budget.
+            log.budget.reclaim(0, excluding: nil, includeUnconsumed: false)
+            log.budget.reclaim(0, excluding: nil, includeUnconsumed: true)
         }
         return log
     }
@@ -94,15 +99,18 @@ public final class Log: Sendable {
         guard LogFileNames.isValidName(name) else { throw LogError.invalidName(name) }
         try TopicConfiguration.checkPartitions(count, topic: name)
         // Every new partition starts with a full-size active segment; the budget
-        // checked at open covers only the configured topics.
+        // checked at open covers only the configured topics. Reserved, so two
+        // topics created at once cannot both take the last free space; released
+        // once the partitions count their segments.
         let needed = Int64(count) * configuration.segmentBytes
-        if !budget.fits(needed) {
+        if !budget.reserve(needed) {
             budget.reclaim(needed, excluding: nil, includeUnconsumed: false)
-            guard budget.fits(needed) else {
+            guard budget.reserve(needed) else {
                 throw LogError.invalidConfiguration(
                     "topic \(name): \(count) partitions need \(needed) bytes for their segments, more than the disk budget has free")
             }
         }
+        defer { budget.add(-needed) }
         return try openTopic(name, partitions: count)
     }
 

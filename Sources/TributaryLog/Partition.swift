@@ -42,8 +42,9 @@ public final class Partition: Sendable {
         let consumers = try ConsumerRegistry.load(directory: directory, segments: loaded.segments,
                                                   readOnly: readOnly, report: &report)
         self.recovery = report
-        let initial = PartitionState(topic: topic, segments: loaded.segments, consumers: consumers,
-                                     lastSync: SystemClock.monotonicMilliseconds(), budget: log.budget)
+        let initial = PartitionState(topic: topic, segments: loaded.segments, movedAside: loaded.movedAside,
+                                     consumers: consumers, lastSync: SystemClock.monotonicMilliseconds(),
+                                     budget: log.budget)
         self.published = Mutex(initial.view)
         self.state = Mutex(initial)
         mutate { $0.owner = self }

@@ -91,6 +91,13 @@ enum Syscalls {
         }
     }
 
+    /// When the file was created (ms since the epoch), where the filesystem
+    /// records it (ext4, XFS, Btrfs do); nil elsewhere.
+    static func creationTime(_ fd: FileDescriptor) -> Int64? {
+        let milliseconds = tributary_birth_time_ms(fd.rawValue)
+        return milliseconds >= 0 ? milliseconds : nil
+    }
+
     static func fileSize(_ fd: FileDescriptor, path: String) throws -> Int64 {
         var info = stat()
         try check("fstat", path) { fstat(fd.rawValue, &info) }
@@ -123,6 +130,12 @@ enum Syscalls {
             throw LogError.from(code, operation: "mkdir", path: path)
         }
         try syncDirectory(parent.isEmpty ? "/" : parent)
+    }
+
+    /// The size of the file at `path`; nil if it cannot be read.
+    static func fileSize(atPath path: String) -> Int64? {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int64(info.st_size) : nil
     }
 
     static func exists(_ path: String) -> Bool {

@@ -380,3 +380,24 @@ struct RetentionTests {
         }
     }
 }
+
+extension RetentionTests {
+    @Test("a segment's age counts from its file's creation, across a restart")
+    func segmentAgeSurvivesARestart() throws {
+        try withTemporaryDirectory("segment-age") { directory in
+            var configuration = testConfiguration(directory)
+            configuration.topics["t"] = TopicConfiguration(partitions: 1)
+            configuration.segmentMilliseconds = 1000
+            let log = try openLog(configuration)
+            try log.partition("t", 0).append(bulkyReadings(10))
+            let created = SystemClock.wallMilliseconds() // the file is no younger
+            try log.close()
+            // Older than the segment age now, though it is about to be reopened.
+            while SystemClock.wallMilliseconds() < created + configuration.segmentMilliseconds { usleep(20_000) }
+            let reopened = try openLog(configuration)
+            let partition = try reopened.partition("t", 0)
+            try partition.append(bulkyReadings(10, first: 10))
+            #expect(partition.segments.count == 2, "the first append after the restart rolled the old segment")
+        }
+    }
+}

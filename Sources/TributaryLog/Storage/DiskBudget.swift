@@ -6,8 +6,10 @@ import Musl
 import Synchronization
 
 /// The bytes a whole log takes on disk against its budget, shared by its
-/// partitions. A partition makes room for a new segment's full (preallocated)
-/// size before creating it, so the log never grows past the budget.
+/// partitions: segments, their indexes and the files recovery moved aside. A
+/// partition makes room for a new segment's full (preallocated) size before
+/// creating it, or for a batch larger than its segment before writing it, so
+/// the log never grows past the budget.
 final class DiskBudget: Sendable {
     private struct WeakPartition: @unchecked Sendable {
         // Only read under `partitions`' lock; the partitions own the budget, not the reverse.
@@ -56,6 +58,7 @@ final class DiskBudget: Sendable {
             if includeUnconsumed && other.configuration.topic(other.topic).fullPolicy != .dropOldest { continue }
             for _ in 0...Self.busyWaitMilliseconds {
                 let entered: Bool? = other.mutateIfAvailable { state -> Bool in
+                    try? state.deleteMovedAside(directory: other.directory, toFit: bytes)
                     while !fits(bytes), state.segments.count > 1,
                           includeUnconsumed || state.isConsumed(state.segments[0]) {
                         guard (try? state.deleteOldestSegment(directory: other.directory)) != nil else { break }

@@ -15,6 +15,8 @@ enum PartitionLoader {
     struct Loaded {
         var segments: [Segment]
         var report: RecoveryReport
+        /// Every file moved aside, now or before (`*.corrupt`), with its size.
+        var movedAside: [MovedAsideFile]
     }
 
     static func load(directory: String, topic: String, partition: Int, configuration: LogConfiguration,
@@ -122,7 +124,12 @@ enum PartitionLoader {
                                                capacity: configuration.segmentBytes,
                                                preallocate: configuration.preallocate, now: now))
         }
-        return Loaded(segments: segments, report: report)
+        let movedAside = try Syscalls.listDirectory(directory)
+            .filter { $0.hasSuffix(LogFileNames.quarantineSuffix) }
+            .compactMap { name in
+                Syscalls.fileSize(atPath: directory + "/" + name).map { MovedAsideFile(path: directory + "/" + name, bytes: $0) }
+            }
+        return Loaded(segments: segments, report: report, movedAside: movedAside)
     }
 
     private static func highestCommittedOffset(in directory: String, names: [String]) throws -> Int64? {
@@ -185,10 +192,14 @@ enum PartitionLoader {
                 ? (try? Syscalls.preallocate(fd, length: capacity, path: scanned.path)) ?? false : false
             try Syscalls.fullSync(fd, path: scanned.path)
             let directory = String(scanned.path[..<scanned.path.lastIndex(of: "/")!])
+            // Its age for rolling counts from when the file was created, not from
+            // this start: a daemon restarted more often than the segment age
+            // would otherwise never roll by age.
             let segment = Segment(baseOffset: scanned.baseOffset, directory: directory, length: scanned.length,
                                   nextOffset: scanned.nextOffset, minTimestamp: scanned.minTimestamp,
                                   maxTimestamp: scanned.maxTimestamp, entries: scanned.entries,
-                                  diskBytes: reserved ? capacity : scanned.length, openedAt: now, descriptor: fd)
+                                  diskBytes: reserved ? capacity : scanned.length,
+                                  openedAt: min(now, Syscalls.creationTime(fd) ?? now), descriptor: fd)
             segment.capacity = capacity
             return segment
         } catch {
@@ -232,4 +243,11 @@ enum PartitionLoader {
         try Syscalls.rename(path, target)
         if Syscalls.exists(index) { try Syscalls.unlink(index) }
     }
+}
+
+/// A file recovery moved aside: nothing in it is readable, but it takes disk
+/// space, so the disk budget counts it and it is the first deleted for room.
+struct MovedAsideFile {
+    var path: String
+    var bytes: Int64
 }

@@ -1,6 +1,9 @@
 /// A partition's mutable core, only ever touched under `Partition.state`'s lock.
 struct PartitionState {
     var segments: [Segment]
+    /// Files recovery moved aside, oldest name first: counted against the
+    /// budget, and deleted before any segment when room is needed.
+    private(set) var movedAside: [MovedAsideFile]
     var consumers: ConsumerRegistry
     var statistics = PartitionStatistics()
     var durableOffset: Int64
@@ -22,9 +25,11 @@ struct PartitionState {
     /// Set when unsynced data could not be discarded after a failed fdatasync.
     private var unusable: String?
 
-    init(topic: String, segments: [Segment], consumers: ConsumerRegistry, lastSync: Int64, budget: DiskBudget) {
+    init(topic: String, segments: [Segment], movedAside: [MovedAsideFile], consumers: ConsumerRegistry,
+         lastSync: Int64, budget: DiskBudget) {
         self.topic = topic
         self.segments = segments
+        self.movedAside = movedAside
         self.budget = budget
         self.consumers = consumers
         self.lastSync = lastSync
@@ -35,7 +40,7 @@ struct PartitionState {
 
     /// Reports the change in disk bytes since the last call to the budget.
     private mutating func account() {
-        let now = segments.reduce(0) { $0 + $1.budgetBytes }
+        let now = segments.reduce(0) { $0 + $1.budgetBytes } + movedAside.reduce(0) { $0 + $1.bytes }
         budget.add(now - accountedBytes)
         accountedBytes = now
     }
@@ -188,6 +193,12 @@ struct PartitionState {
             try roll(configuration: configuration, directory: directory)
             return try writeBatch(readings, configuration: configuration, directory: directory)
         }
+        // A batch larger than the segment (very large values, in an empty
+        // segment) grows the file past what the budget counted for it: room
+        // for the excess first, released once the segment counts it.
+        let excess = active.length + Int64(scratch.count) - active.capacity
+        if excess > 0 { try makeRoom(excess, configuration: configuration, directory: directory) }
+        defer { if excess > 0 { budget.add(-excess) } }
         try scratch.withUnsafeBytes { bytes in
             try active.append(bytes, header: try BatchHeader.parse(bytes).get())
         }
@@ -259,6 +270,7 @@ struct PartitionState {
     /// `.budgetExhausted` when that is not enough.
     private mutating func makeRoom(_ bytes: Int64, configuration: LogConfiguration, directory: String) throws {
         if budget.reserve(bytes) { return }
+        try deleteMovedAside(directory: directory, toFit: bytes)
         while !budget.fits(bytes), segments.count > 1, isConsumed(segments[0]) {
             _ = try deleteOldestSegment(directory: directory)
         }
@@ -313,6 +325,20 @@ struct PartitionState {
         try Syscalls.syncDirectory(directory)
         account()
         return oldest.diskBytes
+    }
+
+    /// Deletes files moved aside, oldest first, until `bytes` more fit the
+    /// budget. They count as deleted segments; nothing in them was readable.
+    mutating func deleteMovedAside(directory: String, toFit bytes: Int64) throws {
+        var deleted = false
+        defer { if deleted { try? Syscalls.syncDirectory(directory) } }
+        while !budget.fits(bytes), let file = movedAside.first {
+            try Syscalls.unlink(file.path)
+            movedAside.removeFirst()
+            statistics.deletedSegments += 1
+            deleted = true
+            account()
+        }
     }
 
     /// Readings in `segment` that some registered consumer has not yet read.

@@ -26,8 +26,9 @@ final class Segment {
         isSealed ? diskBytes + Int64(SegmentIndex.headerSize + entries.count * SegmentIndex.entrySize + 4)
             : max(diskBytes, capacity)
     }
-    /// Wall-clock milliseconds when the segment was created or recovered, for
-    /// rolling by age.
+    /// Wall-clock milliseconds when the segment was created, for rolling by
+    /// age (after a restart, the file's creation time where the filesystem
+    /// records it, else the restart's).
     let openedAt: Int64
     private(set) var descriptor: FileDescriptor?
 
