@@ -240,3 +240,29 @@ struct TornWriteTests {
         }
     }
 }
+
+extension TornWriteTests {
+    @Test("resynchronising over crafted headers does bounded work and still finds the batches after them")
+    func craftedHeaders() throws {
+        try withTemporaryDirectory("crafted") { directory in
+            // 1 MiB in which every fourth byte starts a header that parses and
+            // claims an 85 KiB batch: 22 GB of checksums if each were checked.
+            let crafted = [UInt8](repeating: 0, count: 1 << 20).indices.map { Array("BT\u{1}\u{0}".utf8)[$0 % 4] }
+            var valid: [UInt8] = []
+            var positions: [Int64] = []
+            var encoder = BatchEncoder()
+            for first in stride(from: 0, to: 200, by: 20) {
+                positions.append(Int64(crafted.count + valid.count))
+                encoder.encode(bulkyReadings(20, first: first), baseOffset: Int64(first), keyInterval: 1, into: &valid)
+            }
+            let path = directory + "/crafted.log"
+            try Files.write(crafted + valid, to: path)
+            let scanner = try BatchScanner(path: path)
+            let found = try #require(try scanner.resynchronize(from: 0, minimumOffset: 0))
+            // At most the first batch after crafted bytes is passed over.
+            #expect(found == positions[0] || found == positions[1], "found \(found), batches at \(positions.prefix(2))")
+            #expect(scanner.checksummedBytes <= Int64(BatchHeader.maximumLength) + BatchScanner.workPerByte * found,
+                    "\(scanner.checksummedBytes) bytes checksummed")
+        }
+    }
+}

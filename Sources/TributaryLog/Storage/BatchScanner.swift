@@ -25,6 +25,8 @@ final class BatchScanner {
     private var window: UnsafeMutableRawBufferPointer
     private var windowStart: Int64 = 0
     private var windowCount = 0
+    /// Bytes whose checksum was computed: the scanner's work, bounded while resynchronising.
+    private(set) var checksummedBytes: Int64 = 0
 
     static let windowSize = 1 << 20
 
@@ -89,6 +91,7 @@ final class BatchScanner {
         guard let bytes = try load(at, header.length) else {
             return .invalid(position: at, reason: .truncated)
         }
+        checksummedBytes += Int64(header.length)
         guard BatchHeader.verify(bytes, checksum: header.checksum) else {
             return .invalid(position: at, reason: .checksum)
         }
@@ -114,29 +117,52 @@ final class BatchScanner {
     /// Looks for the next valid batch after damage at `from`: the first position
     /// holding the batch magic whose header parses, whose checksum holds and
     /// whose base offset is at least `minimumOffset`. Leaves the scanner there.
+    ///
+    /// Checking a candidate costs the length its header claims, and crafted
+    /// bytes can claim a long batch at every other byte (hours of checksums in
+    /// one segment). So the bytes checksummed stay within one largest batch
+    /// plus `workPerByte` times the bytes searched: a candidate beyond that is
+    /// passed over. Damage that is not crafted holds few headers that parse and
+    /// never comes near; after crafted bytes, at most the first valid batch
+    /// can be passed over (the next is checked: searching past it earns its length).
     func resynchronize(from: Int64, minimumOffset: Int64) throws -> Int64? {
+        let startingChecksums = checksummedBytes
         var at = from + 1
-        while at + Int64(BatchHeader.size) <= limit {
+        scanning: while at + Int64(BatchHeader.size) <= limit {
             let chunk = Int(min(Int64(Self.windowSize / 2), limit - at))
-            guard var bytes = try load(at, chunk) else { return nil }
+            guard let bytes = try load(at, chunk) else { return nil }
             var i = 0
             while i + 1 < bytes.count {
-                if bytes[i] == 0x42, bytes[i + 1] == 0x54 {
-                    position = at + Int64(i)
-                    if case let .batch(header, _, _) = try next(), header.baseOffset >= minimumOffset {
-                        position = at + Int64(i)
-                        return position
-                    }
-                    // `next` may have moved or reallocated the window.
-                    guard let reloaded = try load(at, chunk) else { return nil }
-                    bytes = reloaded
+                guard bytes[i] == 0x42, bytes[i + 1] == 0x54 else { i += 1; continue }
+                let candidate = at + Int64(i)
+                guard i + BatchHeader.size <= bytes.count else {
+                    // The header runs past this chunk: search on from a chunk starting here.
+                    at = candidate
+                    continue scanning
                 }
-                i += 1
+                let allowed = Int64(BatchHeader.maximumLength) + Self.workPerByte * (candidate - from)
+                    - (checksummedBytes - startingChecksums)
+                guard case let .success(header) = BatchHeader.parse(UnsafeRawBufferPointer(rebasing: bytes[i..<(i + BatchHeader.size)])),
+                      header.baseOffset >= minimumOffset, Int64(header.length) <= allowed else {
+                    i += 1
+                    continue
+                }
+                position = candidate
+                if case .batch = try next() {
+                    position = candidate
+                    return candidate
+                }
+                // `next` may have moved the window: search on from just past the candidate.
+                at = candidate + 1
+                continue scanning
             }
             at += Int64(max(1, chunk - 1))
         }
         return nil
     }
+
+    /// Checksummed bytes allowed per byte searched while resynchronising.
+    static let workPerByte: Int64 = 8
 }
 
 /// Why bytes in a segment are not a valid batch.
