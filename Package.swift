@@ -181,7 +181,7 @@ let package = Package(
         // socket, signals, the metrics endpoint, and the log they leave behind.
         .testTarget(
             name: "TributaryDaemonTests",
-            dependencies: ["TributaryLog", "TributaryTestSupport"]
+            dependencies: ["TributaryLog", "TributaryTestSupport", "tributary-bench"]
         ),
         // The fuzz targets' checks (Tests/Fuzz/run.sh builds each into a libFuzzer
         // binary), run here on their seeds and on the inputs fuzzing found.

@@ -25,6 +25,9 @@ let usage = """
              whether Modbus polling keeps its schedule: simulated over 10 minutes, and tributary run on pymodbus's slaves
            tributary-bench idle [--json] [--seconds N]
              memory and CPU of `tributary run` (built beside this binary) with little to do
+           tributary-bench endurance [--json] [--rounds N] [--seed S]
+             kill -9 of `tributary run` at random moments, N times (1000), checking after each that nothing
+             acknowledged was lost, then that everything in the log was delivered
            tributary-bench kafka-mock [--brokers N]
              test support: librdkafka's mock Kafka cluster on 127.0.0.1, driven by commands on standard input
            tributary-bench crash-writer --data DIR --seed N [--content-seed M]
@@ -80,6 +83,10 @@ do {
     case "idle":
         try IdleBenchmark.run(seconds: option("--seconds", in: arguments, default: 60),
                               json: arguments.contains("--json"))
+    case "endurance":
+        try EnduranceBenchmark.run(rounds: option("--rounds", in: arguments, default: 1000),
+                                   seed: arguments.contains("--seed") ? option("--seed", in: arguments) as UInt64 : nil,
+                                   json: arguments.contains("--json"))
     case "kafka-mock":
         try KafkaMockCluster.run(brokers: option("--brokers", in: arguments, default: 3))
     case "crash-writer":
