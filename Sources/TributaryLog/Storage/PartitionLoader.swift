@@ -88,14 +88,21 @@ enum PartitionLoader {
                 segments.append(try reopenForAppend(segment, outcome: outcome, configuration: configuration,
                                                     now: now))
             } else {
+                var diskBytes = outcome.fileSize
                 if !readOnly && !isLast {
+                    // Only zeros after the last batch (a seal cut short before its
+                    // trim): trimmed, as sealing does, or verify would find them.
+                    if outcome.tornTail == nil, outcome.fileSize > segment.length {
+                        try trim(segment.path, to: segment.length)
+                        diskBytes = segment.length
+                    }
                     try segment.writeIndex(directory: directory)
                     report.rebuiltIndexes.append(segment.indexPath)
                 }
                 segments.append(Segment(baseOffset: base, directory: directory, length: segment.length,
                                         nextOffset: segment.nextOffset, minTimestamp: segment.minTimestamp,
                                         maxTimestamp: segment.maxTimestamp, entries: segment.entries,
-                                        diskBytes: outcome.fileSize, openedAt: now, descriptor: nil))
+                                        diskBytes: diskBytes, openedAt: now, descriptor: nil))
             }
             expected = segment.nextOffset
         }
@@ -173,6 +180,14 @@ enum PartitionLoader {
                 return nil
             }
         }
+    }
+
+    /// Cuts a sealed segment's file to `length` and makes that durable.
+    private static func trim(_ path: String, to length: Int64) throws {
+        let fd = try Syscalls.open(path, .readWrite)
+        defer { try? fd.close() }
+        try Syscalls.truncate(fd, to: length, path: path)
+        try Syscalls.fullSync(fd, path: path)
     }
 
     /// Cuts the torn tail, reopens the segment for appends and preallocates it again.
