@@ -34,7 +34,9 @@ final class Daemon {
     private let process: ChildProcess
     private let metricsPort: Int
 
-    init(executable: String, directory: String, diskBudget: String = "8GiB", body: String) throws {
+    /// `log`: more `[log]` settings.
+    init(executable: String, directory: String, diskBudget: String = "8GiB", partitions: Int = 2, log: String = "",
+         body: String) throws {
         if access(directory, F_OK) != 0 { try FileIO.check(Int(mkdir(directory, 0o755)), "mkdir", directory) }
         metricsPort = try Loopback.freePort()
         let config = directory + "/tributary.toml"
@@ -44,8 +46,9 @@ final class Daemon {
             [log]
             directory = "\(directory)/log"
             disk_budget = "\(diskBudget)"
+            \(log)
             [topics.readings]
-            partitions = 2
+            partitions = \(partitions)
             [metrics]
             listen = "127.0.0.1:\(metricsPort)"
             \(body)

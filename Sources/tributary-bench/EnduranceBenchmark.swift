@@ -99,6 +99,7 @@ final class EnduranceRun {
             type = "stdout"
             name = "\(Self.consumer)"
             topics = ["\(Self.topic)"]
+            commit_interval = "200ms"
             [metrics]
             listen = "127.0.0.1:\(metricsPort)"
             """.utf8))

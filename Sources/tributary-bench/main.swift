@@ -28,6 +28,8 @@ let usage = """
            tributary-bench endurance [--json] [--rounds N] [--seed S]
              kill -9 of `tributary run` at random moments, N times (1000), checking after each that nothing
              acknowledged was lost, then that everything in the log was delivered
+           tributary-bench flash [--json] [--seconds N]
+             bytes written to a fresh ext4 loop device per stored reading at 10, 100 and 1000 readings/s (root)
            tributary-bench kafka-mock [--brokers N]
              test support: librdkafka's mock Kafka cluster on 127.0.0.1, driven by commands on standard input
            tributary-bench crash-writer --data DIR --seed N [--content-seed M]
@@ -87,6 +89,8 @@ do {
         try EnduranceBenchmark.run(rounds: option("--rounds", in: arguments, default: 1000),
                                    seed: arguments.contains("--seed") ? option("--seed", in: arguments) as UInt64 : nil,
                                    json: arguments.contains("--json"))
+    case "flash":
+        try FlashBenchmark.run(seconds: option("--seconds", in: arguments, default: 60), json: arguments.contains("--json"))
     case "kafka-mock":
         try KafkaMockCluster.run(brokers: option("--brokers", in: arguments, default: 3))
     case "crash-writer":

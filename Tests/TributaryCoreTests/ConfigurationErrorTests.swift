@@ -69,6 +69,8 @@ struct ConfigurationErrorTests {
                 key: "sinks[0].max_batch", message: "expected a number of readings per delivery from 1 to 1000000"),
         Mistake(name: "delivery bytes too large", toml: valid + "\nmax_batch_bytes = \"1GiB\"\n", line: 18,
                 key: "sinks[0].max_batch_bytes", message: "expected at most 268435456 bytes (256MiB)"),
+        Mistake(name: "sink position committed too often", toml: valid + "\ncommit_interval = \"10ms\"\n", line: 18,
+                key: "sinks[0].commit_interval", message: "expected at least 100 ms"),
         Mistake(name: "retention checked too often",
                 toml: valid.replacingOccurrences("[log]", "[log]\nretention_check_interval = \"10ms\""), line: 5,
                 key: "log.retention_check_interval", message: "expected at least 100 ms"),

@@ -38,6 +38,8 @@ struct ExampleConfigurationTests {
         #expect(source.subscriptions.map(\.filter) == ["sensors/+/temperature", "plant/#"])
         let sink = try #require(configuration.sinks.first { $0.type == "mqtt" })
         #expect(sink.backfillRate == 64 << 10)
+        #expect(sink.commitMilliseconds == 10_000)
+        #expect(configuration.sinks.first { $0.type == "stdout" }?.commitMilliseconds == 5000, "the default")
         #expect((sink.settings as? MQTTSinkSettings)?.connection.tls != nil)
         let kafka = try #require(configuration.sinks.first { $0.type == "kafka" }?.settings as? KafkaSinkSettings)
         #expect(kafka.tls != nil && kafka.sasl?.mechanism == .scramSHA512 && kafka.compression == .zstd)

@@ -9,18 +9,26 @@ public struct SinkConfiguration: Sendable, Equatable {
     /// `backfill_rate`: bytes a second a backlog goes out at behind live
     /// readings (as `max_batch_bytes` counts them); nil: unlimited.
     public var backfillRate: Int64?
+    /// `commit_interval`: how often, at most, the sink's acknowledged offsets
+    /// are committed (an fdatasync each). They only bound what a crash repeats.
+    public var commitMilliseconds: Int64
     /// The settings of its kind (`type`), read by that kind's plug-in.
     public var settings: any SinkSettings
 
     /// A sink with `settings` named `name` forwarding `topics`.
     public init(name: String, topics: [String], settings: any SinkSettings, limits: BatchLimits = BatchLimits(),
-                backfillRate: Int64? = nil) {
+                backfillRate: Int64? = nil, commitMilliseconds: Int64 = Self.defaultCommitMilliseconds) {
         self.name = name
         self.topics = topics
         self.settings = settings
         self.limits = limits
         self.backfillRate = backfillRate
+        self.commitMilliseconds = commitMilliseconds
     }
+
+    /// Every 5 s, as Kafka consumers commit by default: a crash repeats at most
+    /// about 5 s of readings, and the commits cost a flash page every 5 s, not every second.
+    public static let defaultCommitMilliseconds: Int64 = 5000
 
     /// The `type` of the sink.
     public var type: String { Swift.type(of: settings).type }
@@ -32,7 +40,8 @@ public struct SinkConfiguration: Sendable, Equatable {
 
     public static func == (lhs: Self, rhs: Self) -> Bool {
         lhs.name == rhs.name && lhs.topics == rhs.topics && lhs.limits == rhs.limits
-            && lhs.backfillRate == rhs.backfillRate && lhs.settings.isEqual(to: rhs.settings)
+            && lhs.backfillRate == rhs.backfillRate && lhs.commitMilliseconds == rhs.commitMilliseconds
+            && lhs.settings.isEqual(to: rhs.settings)
     }
 
     /// The range `max_batch` accepts.
@@ -71,10 +80,11 @@ public struct SinkConfiguration: Sendable, Equatable {
             }
         }
         let backfillRate = table.bytes("backfill_rate", atLeast: 1)
+        let commitMilliseconds = table.milliseconds("commit_interval", atLeast: 100) ?? defaultCommitMilliseconds
         let settings = kind.read(table)
         table.finish()
         guard let forwarded, let settings else { return nil }
         return SinkConfiguration(name: name, topics: forwarded, settings: settings, limits: limits,
-                                 backfillRate: backfillRate)
+                                 backfillRate: backfillRate, commitMilliseconds: commitMilliseconds)
     }
 }

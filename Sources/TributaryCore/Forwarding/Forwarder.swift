@@ -22,8 +22,8 @@ import TributaryLog
 ///   sending pauses after a failure (0.5 s doubling to 10 s, reset by an
 ///   acknowledgement). Nothing is skipped and nothing is committed early
 ///   (at-least-once).
-/// - Committed offsets are written at most about once a second (each commit
-///   is an fdatasync), and once more on stop; a restart resumes there.
+/// - Committed offsets are written at most every `commitInterval` (each
+///   commit is an fdatasync), and once more on stop; a restart resumes there.
 /// - Idle, it sleeps until a partition makes new readings durable or an
 ///   outcome arrives: no polling.
 /// - Reads and commits (blocking file I/O) run on a thread the forwarder
@@ -40,6 +40,7 @@ public final class Forwarder: Service, Sendable {
     public let limits: BatchLimits
     /// Bytes a second the backlog behind live readings goes out at; nil: unlimited.
     public let backfillRate: Int64?
+    public let commitInterval: Duration
     private let worker: BlockingWorker
     private let readers: ReadAheads
     private let doorbell = Doorbell()
@@ -49,7 +50,6 @@ public final class Forwarder: Service, Sendable {
     private let logger: Logger
     private let state: Mutex<State>
 
-    private static let commitInterval: Duration = .seconds(1)
     private static let firstRetryDelay: Duration = .milliseconds(500)
     private static let maximumRetryDelay: Duration = .seconds(10)
     /// On stop, how long to keep delivering what the writers made durable last.
@@ -90,13 +90,16 @@ public final class Forwarder: Service, Sendable {
     /// Registers the sink as a consumer of each partition (so retention
     /// counts what it has not read) and positions it at its committed offsets.
     public init(sink: any Sink, deviceID: String, partitions: [Partition], limits: BatchLimits = BatchLimits(),
-                backfillRate: Int64? = nil, logger: Logger) throws {
+                backfillRate: Int64? = nil,
+                commitInterval: Duration = .milliseconds(SinkConfiguration.defaultCommitMilliseconds),
+                logger: Logger) throws {
         precondition(backfillRate.map { $0 > 0 } ?? true, "a backfill rate is positive")
         self.sink = sink
         self.deviceID = deviceID
         self.partitions = partitions
         self.limits = limits
         self.backfillRate = backfillRate
+        self.commitInterval = commitInterval
         var logger = logger
         logger[metadataKey: "sink"] = "\(sink.name)"
         self.logger = logger
@@ -173,7 +176,7 @@ public final class Forwarder: Service, Sendable {
                 let done = !caughtUp.contains(false) && outstanding == 0
                 if done || settled.failed || pausedUntil != nil || clock.now >= drainDeadline { return }
             }
-            if clock.now - lastCommit >= Self.commitInterval, hasUncommitted {
+            if clock.now - lastCommit >= commitInterval, hasUncommitted {
                 await commit()
                 lastCommit = clock.now
             }
@@ -213,7 +216,7 @@ public final class Forwarder: Service, Sendable {
             var wake = drainDeadline ?? pausedUntil
             if let until = pausedUntil, let current = wake { wake = min(current, until) }
             if hasUncommitted {
-                let due = lastCommit + Self.commitInterval
+                let due = lastCommit + commitInterval
                 wake = wake.map { min($0, due) } ?? due
             }
             if hasRoom, pausedUntil == nil, drainDeadline == nil, let pacer, nextBackfill(from: 0) != nil {

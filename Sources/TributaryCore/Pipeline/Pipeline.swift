@@ -62,7 +62,8 @@ public final class Pipeline: Sendable {
             self.forwarders = try sinks.map { sink, settings in
                 try Forwarder(sink: sink, deviceID: configuration.deviceID,
                               partitions: try settings.topics.flatMap { try Self.partitions(of: $0, in: log) },
-                              limits: settings.limits, backfillRate: settings.backfillRate, logger: logger)
+                              limits: settings.limits, backfillRate: settings.backfillRate,
+                              commitInterval: .milliseconds(settings.commitMilliseconds), logger: logger)
             }
         } catch {
             try? log.close()

@@ -37,6 +37,7 @@ enum NMEA {
         let type = address.hasPrefix("P") ? address : address.dropFirst(2)
         var values: [(field: String, value: Value)] = []
         func number(_ index: Int) -> Double? { index < fields.count ? Double(fields[index]) : nil }
+        func integer(_ index: Int) -> Int64? { index < fields.count ? Int64(fields[index]) : nil }
         func add(_ name: String, _ value: Double?) { if let value { values.append((name, .double(value))) } }
         func position(latitude: Int) {
             add("latitude", angle(fields, latitude, degreeDigits: 2, negative: "S"))
@@ -45,8 +46,9 @@ enum NMEA {
         switch type {
         case "GGA":
             position(latitude: 2)
-            if let quality = number(6) { values.append(("fix_quality", .int(Int64(quality)))) }
-            if let satellites = number(7) { values.append(("satellites", .int(Int64(satellites)))) }
+            // Counts, read as integers: through a Double, "1e30" would not fit an Int64.
+            if let quality = integer(6) { values.append(("fix_quality", .int(quality))) }
+            if let satellites = integer(7) { values.append(("satellites", .int(satellites))) }
             add("hdop", number(8))
             add("altitude", number(9))
         case "RMC":
