@@ -146,7 +146,7 @@ enum PartitionLoader {
     }
 
     /// The segment's index if it is intact and agrees with the file: same base
-    /// offset, the file at least as long as the index says, and the last
+    /// offset, the file exactly as long as the index says, and the last
     /// indexed batch where the index puts it.
     /// Any error reading either file means "not trusted": the segment is then
     /// scanned, and the scan decides (rebuild, skip damage or move aside).
@@ -163,8 +163,10 @@ enum PartitionLoader {
             else { return nil }
             previous = entry
         }
-        guard let scanner = try? BatchScanner(path: segment.path), scanner.limit >= index.length else { return nil }
-        scanner.limit = index.length
+        // Sealing trims the file to its batches before it writes the index: a
+        // longer file holds bytes the index does not know (damage, or zeros of a
+        // seal cut short), which the scan reports or trims.
+        guard let scanner = try? BatchScanner(path: segment.path), scanner.limit == index.length else { return nil }
         // Hop from the last index entry to the end: headers must chain exactly.
         var expected = index.entries.last?.offset ?? index.baseOffset
         scanner.seek(to: index.entries.last?.position ?? 0)
