@@ -153,7 +153,9 @@ public final class PartitionReader {
                 if !header.isKey { decoder.invalidate() }
             }
             let before = readings.count
-            let needed = before + Int(max(0, header.nextOffset - position))
+            // The count is checked against the batch's length only (a reading per
+            // bit at most): beyond 65,536, appending grows the array as it goes.
+            let needed = before + Int(min(max(0, header.nextOffset - position), 1 << 16))
             // Grow geometrically: reserving exactly what each batch needs would copy everything each time.
             if readings.capacity < needed { readings.reserveCapacity(max(needed, 2 * readings.capacity)) }
             do {

@@ -265,6 +265,14 @@ struct CodecTests {
             .failure(.badLength(BatchHeader.maximumLength + 1)))
         #expect(parse(setLength(.max)) == .failure(.badLength(Int(UInt32.max))))
         #expect(parse(with { $0.replaceSubrange(20..<24, with: [0, 0, 0, 0]) }) == .failure(.badCount))
+        // More readings than the payload has bits (each takes at least one).
+        func setCount(_ value: UInt32) -> [UInt8] {
+            with { bytes in withUnsafeBytes(of: value.littleEndian) { bytes.replaceSubrange(20..<24, with: $0) } }
+        }
+        let bits = UInt32(8 * (good.count - BatchHeader.size))
+        #expect((try? parse(setCount(bits)).get())?.count == Int(bits))
+        #expect(parse(setCount(bits + 1)) == .failure(.badCount))
+        #expect(parse(setCount(.max)) == .failure(.badCount))
         // Base offsets outside 0 ... 2^62 - 1, so `nextOffset` can never overflow.
         func setBase(_ value: Int64) -> [UInt8] {
             with { bytes in withUnsafeBytes(of: value.littleEndian) { bytes.replaceSubrange(12..<20, with: $0) } }

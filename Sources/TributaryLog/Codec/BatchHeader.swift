@@ -54,6 +54,7 @@ public struct BatchHeader: Sendable, Equatable {
         case badMagic
         case unsupportedVersion(UInt8)
         case badLength(Int)
+        /// No readings, or more than the payload has bits (each takes at least one).
         case badCount
         /// The base offset is negative or above `maximumBaseOffset`.
         case badOffset(Int64)
@@ -71,7 +72,9 @@ public struct BatchHeader: Sendable, Equatable {
         let length = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4, as: UInt32.self)))
         guard length > size, length <= maximumLength else { return .failure(.badLength(length)) }
         let count = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 20, as: UInt32.self)))
-        guard count > 0 else { return .failure(.badCount) }
+        // Every reading takes at least one bit of the payload: a larger count
+        // is damage (and would have readers reserve room for billions).
+        guard count > 0, count <= 8 * (length - size) else { return .failure(.badCount) }
         let baseOffset = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 12, as: Int64.self))
         guard (0...maximumBaseOffset).contains(baseOffset) else { return .failure(.badOffset(baseOffset)) }
         return .success(BatchHeader(
