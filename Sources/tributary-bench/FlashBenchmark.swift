@@ -13,7 +13,7 @@ import TributaryLog
 /// partition, simulated sensors, the stdout sink to /dev/null, or no sink)
 /// and counts the sectors written (/sys/block/loopN/stat) and journal commits
 /// (/proc/fs/jbd2) over `seconds` after a 3 s start. Needs root, losetup and
-/// mkfs.ext4.
+/// mkfs.ext4. `mountOptions` (like "lazytime") go to mount -o.
 enum FlashBenchmark {
     struct Case {
         var readingsPerSecond: Int
@@ -25,10 +25,11 @@ enum FlashBenchmark {
         var key: String { "\(readingsPerSecond)_per_s_\(sink ? "sink" : "log")\(everyBatch ? "_every_batch" : "")" }
     }
 
-    static func run(seconds: Int, json: Bool) throws {
+    static func run(seconds: Int, mountOptions: String?, json: Bool) throws {
         guard geteuid() == 0 else { fail("flash needs root (loop devices and mount)") }
         let executable = FileIO.besideThisExecutable("tributary")
-        say("tributary-bench flash: \(executable) run on a fresh ext4 loop device per case, \(seconds) s each; "
+        say("tributary-bench flash: \(executable) run on a fresh ext4 loop device per case (mounted "
+            + "\(mountOptions.map { "-o " + $0 } ?? "with the defaults")), \(seconds) s each; "
             + "default configuration (fsync every 1 s), 10 simulated sensors, one partition")
         var report = BenchReport()
         let cases = [10, 100, 1000].flatMap { rate in
@@ -36,7 +37,7 @@ enum FlashBenchmark {
              Case(readingsPerSecond: rate, sink: true, everyBatch: true)]
         }
         for test in cases {
-            let measured = try measure(test, executable: executable, seconds: seconds)
+            let measured = try measure(test, executable: executable, seconds: seconds, mountOptions: mountOptions)
             let perReading = Double(measured.bytes) / Double(measured.readings)
             let pagesPerCommit = Double(measured.bytes) / 4096 / Double(seconds)
             say("  \(test.label): \(Format.grouped(measured.bytes)) B written for \(Format.grouped(measured.readings)) readings "
@@ -59,7 +60,7 @@ enum FlashBenchmark {
         var journalCommits: Int
     }
 
-    private static func measure(_ test: Case, executable: String, seconds: Int) throws -> Measured {
+    private static func measure(_ test: Case, executable: String, seconds: Int, mountOptions: String?) throws -> Measured {
         let root = try FileIO.makeTemporaryDirectory(prefix: "tributary-flash-")
         defer { FileIO.removeTree(root) }
         let image = root + "/disk.img"
@@ -72,7 +73,7 @@ enum FlashBenchmark {
         guard let device = attach.readRemainingOutput().first, attach.waitForExit() == 0 else { fail("losetup failed") }
         defer { _ = try? ChildProcess.run(try tool("losetup"), ["--detach", device]) }
         guard try ChildProcess.run(try tool("mkfs.ext4"), ["-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0", device]) == 0,
-              try ChildProcess.run(try tool("mount"), [device, mountPoint]) == 0 else { fail("mkfs.ext4 or mount failed on \(device)") }
+              try ChildProcess.run(try tool("mount"), (mountOptions.map { ["-o", $0] } ?? []) + [device, mountPoint]) == 0 else { fail("mkfs.ext4 or mount failed on \(device)") }
         defer { _ = try? ChildProcess.run(try tool("umount"), [mountPoint]) }
         let name = String(device.split(separator: "/").last!)
         let daemon = try Daemon(executable: executable, directory: mountPoint + "/tributary", diskBudget: "256MiB",

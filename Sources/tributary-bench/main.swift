@@ -28,7 +28,7 @@ let usage = """
            tributary-bench endurance [--json] [--rounds N] [--seed S]
              kill -9 of `tributary run` at random moments, N times (1000), checking after each that nothing
              acknowledged was lost, then that everything in the log was delivered
-           tributary-bench flash [--json] [--seconds N]
+           tributary-bench flash [--json] [--seconds N] [--mount-options OPTIONS]
              bytes written to a fresh ext4 loop device per stored reading at 10, 100 and 1000 readings/s (root)
            tributary-bench kafka-mock [--brokers N]
              test support: librdkafka's mock Kafka cluster on 127.0.0.1, driven by commands on standard input
@@ -90,7 +90,9 @@ do {
                                    seed: arguments.contains("--seed") ? option("--seed", in: arguments) as UInt64 : nil,
                                    json: arguments.contains("--json"))
     case "flash":
-        try FlashBenchmark.run(seconds: option("--seconds", in: arguments, default: 60), json: arguments.contains("--json"))
+        try FlashBenchmark.run(seconds: option("--seconds", in: arguments, default: 60),
+                               mountOptions: arguments.contains("--mount-options") ? option("--mount-options", in: arguments) as String : nil,
+                               json: arguments.contains("--json"))
     case "kafka-mock":
         try KafkaMockCluster.run(brokers: option("--brokers", in: arguments, default: 3))
     case "crash-writer":
