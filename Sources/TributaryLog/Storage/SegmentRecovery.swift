@@ -39,14 +39,16 @@ enum SegmentRecovery {
                 expected = header.nextOffset
             case let .end(position):
                 outcome.end = position
+                // Zeroes to the end: the unwritten rest of a preallocated segment.
+                let dataEnd = try scanner.endOfData(from: position)
+                guard dataEnd > position else { break scanning }
                 // Zeroes, but valid batches may follow a zeroed block.
-                if position < scanner.limit,
-                   try skip(scanner, from: position, reason: .header(.zeroes), expected: &expected,
+                if try skip(scanner, from: position, reason: .header(.zeroes), expected: &expected,
                             segment: segment, outcome: &outcome) {
                     continue scanning
                 }
                 // Zeroes, then bytes that are no batch: a tail like any other.
-                if try scanner.endOfData(from: position) > position { outcome.tornTail = .header(.zeroes) }
+                outcome.tornTail = .header(.zeroes)
                 break scanning
             case let .invalid(position, reason):
                 if try skip(scanner, from: position, reason: reason, expected: &expected,
