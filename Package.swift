@@ -16,7 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
-        // CRC32C (SSE4.2 / ARMv8 CRC instructions, portable fallback) and fallocate.
+        // CRC32C (SSE4.2 / ARMv8 CRC instructions, portable fallback), fallocate, statx birth time,
+        // the GPIO v2 uAPI and termios2: what Glibc leaves out or Swift cannot import.
         .target(name: "CTributaryShims"),
         // The storage engine: knows nothing of sensors hardware, MQTT or Kafka.
         .target(
