@@ -84,6 +84,17 @@ final class ChildProcess {
         }
     }
 
+    /// The lines the child writes in the next `milliseconds` (fewer if it closes its output).
+    func readLines(for milliseconds: Int) -> [String] {
+        let deadline = Stopwatch.nanoseconds() + UInt64(milliseconds) * 1_000_000
+        var lines: [String] = []
+        while case let now = Stopwatch.nanoseconds(), now < deadline,
+              let line = readLine(timeoutMilliseconds: Int((deadline - now) / 1_000_000) + 1) {
+            lines.append(line)
+        }
+        return lines
+    }
+
     /// Everything the child still writes, until it closes its output.
     func readRemainingOutput() -> [String] {
         var lines: [String] = []

@@ -111,12 +111,7 @@ final class EnduranceRun {
     /// it reports, kills it with SIGKILL and checks what it left.
     func round() throws {
         let child = try start()
-        let deadline = Stopwatch.nanoseconds() + UInt64(random.integer(in: 20...1500)) * 1_000_000
-        var lines: [String] = []
-        while case let now = Stopwatch.nanoseconds(), now < deadline,
-              let line = child.readLine(timeoutMilliseconds: Int((deadline - now) / 1_000_000) + 1) {
-            lines.append(line)
-        }
+        var lines = child.readLines(for: random.integer(in: 20...1500))
         // What the log acknowledged (made durable), as the daemon reports it just before the kill.
         let durable = Loopback.get(port: metricsPort, path: "/metrics").map { metrics in
             (0..<Self.partitions).map { partition in
@@ -135,12 +130,7 @@ final class EnduranceRun {
     /// durable before it exits, so every reading in the log has been delivered.
     func finish() throws {
         let child = try start()
-        var lines: [String] = []
-        let deadline = Stopwatch.nanoseconds() + 1_000_000_000
-        while case let now = Stopwatch.nanoseconds(), now < deadline,
-              let line = child.readLine(timeoutMilliseconds: Int((deadline - now) / 1_000_000) + 1) {
-            lines.append(line)
-        }
+        var lines = child.readLines(for: 1000)
         child.send(SIGTERM)
         lines += child.readRemainingOutput()
         let status = child.waitForExit()

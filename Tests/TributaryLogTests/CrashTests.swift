@@ -38,12 +38,8 @@ import TributaryTestSupport
                 "crash-writer", "--data", directory, "--seed", String(random.next()), "--content-seed", String(seed),
             ]
             let child = try ProcessEnvironment.reading { try ChildProcess(executable: writer, arguments: arguments) }
-            let deadline = Stopwatch.nanoseconds() + UInt64(delay) * 1_000_000
             var opened = false
-            while true {
-                let now = Stopwatch.nanoseconds()
-                guard now < deadline,
-                      let line = child.readLine(timeoutMilliseconds: Int((deadline - now) / 1_000_000) + 1) else { break }
+            for line in child.readLines(for: delay) {
                 opened = opened || line.hasPrefix("open")
                 try history.acknowledge(line)
             }
