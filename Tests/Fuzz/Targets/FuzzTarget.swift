@@ -95,6 +95,12 @@ func sampleReadings(_ count: Int) -> [Reading] {
     }
 }
 
+/// `bytes` with their last 4 set to the CRC-32C of the rest, as the log seals
+/// index files and offset slots: what the fuzzer changed then passes the checksum.
+func resealed(_ bytes: [UInt8]) -> [UInt8] {
+    Array(bytes.dropLast(4)) + withUnsafeBytes(of: CRC32C.checksum(Array(bytes.dropLast(4))).littleEndian, Array.init)
+}
+
 /// The little-endian integer at `at` in `bytes`.
 func littleEndian<T: FixedWidthInteger>(_: T.Type, _ bytes: [UInt8], _ at: Int) -> T {
     bytes.withUnsafeBytes { T(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: T.self)) }

@@ -25,11 +25,8 @@ enum OffsetsFuzz: FuzzTarget {
     static func check(_ input: [UInt8]) -> Bool {
         var file: [UInt8] = []
         for slot in 0..<2 where input.count > slot * slotSize {
-            var bytes = Array(input[(slot * slotSize)..<min(input.count, (slot + 1) * slotSize)])
-            if bytes.count == slotSize {
-                let checksum = CRC32C.checksum(Array(bytes.prefix(20)))
-                bytes.replaceSubrange(20..., with: withUnsafeBytes(of: checksum.littleEndian, Array.init))
-            }
+            let cut = Array(input[(slot * slotSize)..<min(input.count, (slot + 1) * slotSize)])
+            let bytes = cut.count == slotSize ? resealed(cut) : cut
             file += [UInt8](repeating: 0, count: slot * ConsumerOffsetFile.slotSize - file.count) + bytes
         }
         return withScratchDirectory { directory in

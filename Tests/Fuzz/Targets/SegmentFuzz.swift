@@ -40,7 +40,7 @@ enum SegmentFuzz: FuzzTarget {
     static func check(_ input: [UInt8]) -> Bool {
         guard input.count >= 2 else { return false }
         let indexLength = min(Int(littleEndian(UInt16.self, input, 0)), input.count - 2)
-        var index = Array(input[2..<(2 + indexLength)])
+        let index = Array(input[2..<(2 + indexLength)])
         let segment = Array(input[(2 + indexLength)...])
         return withScratchDirectory { directory in
             let folder = directory + "/readings-0/"
@@ -48,10 +48,9 @@ enum SegmentFuzz: FuzzTarget {
             let base = (try? segment.withUnsafeBytes { try BatchHeader.parse($0).get() })?.baseOffset ?? 0
             writeFile(folder + LogFileNames.segment(baseOffset: base), segment)
             if index.count >= 4 {
-                let checksum = CRC32C.checksum(Array(index.dropLast(4)))
-                index.replaceSubrange((index.count - 4)..., with: withUnsafeBytes(of: checksum.littleEndian, Array.init))
-                writeFile(folder + LogFileNames.index(baseOffset: base), index)
-                if let parsed = SegmentIndex.parse(index), parsed.nextOffset > base {
+                let sealed = resealed(index)
+                writeFile(folder + LogFileNames.index(baseOffset: base), sealed)
+                if let parsed = SegmentIndex.parse(sealed), parsed.nextOffset > base {
                     writeFile(folder + LogFileNames.segment(baseOffset: parsed.nextOffset), [])
                 }
             }
