@@ -19,6 +19,8 @@ enum SegmentRecovery {
         var outcome = Outcome()
         outcome.fileSize = scanner.limit
         var expected = expectedOffset
+        /// Where the non-zero bytes end, once a zeroed block has been looked past.
+        var dataEnd: Int64?
         scanning: while true {
             let step = try scanner.next()
             switch step {
@@ -40,8 +42,9 @@ enum SegmentRecovery {
             case let .end(position):
                 outcome.end = position
                 // Zeroes to the end: the unwritten rest of a preallocated segment.
-                let dataEnd = try scanner.endOfData(from: position)
-                guard dataEnd > position else { break scanning }
+                let end = try scanner.endOfData(from: position)
+                dataEnd = end
+                guard end > position else { break scanning }
                 // Zeroes, but valid batches may follow a zeroed block.
                 if try skip(scanner, from: position, reason: .header(.zeroes), expected: &expected,
                             segment: segment, outcome: &outcome) {
@@ -58,7 +61,7 @@ enum SegmentRecovery {
                 break scanning
             }
         }
-        outcome.tailEnd = outcome.tornTail == nil ? outcome.end : try scanner.endOfData(from: outcome.end)
+        outcome.tailEnd = outcome.tornTail == nil ? outcome.end : try dataEnd ?? scanner.endOfData(from: outcome.end)
         return outcome
     }
 
