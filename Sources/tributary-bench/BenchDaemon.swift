@@ -86,8 +86,13 @@ final class Daemon {
     }
 
     func stop() {
+        guard terminate() == 0 else { fail("tributary run did not stop cleanly") }
+    }
+
+    /// Stops the daemon with SIGTERM and returns its exit status.
+    func terminate() -> Int32 {
         process.send(SIGTERM)
         _ = process.readRemainingOutput()
-        guard process.waitForExit() == 0 else { fail("tributary run did not stop cleanly") }
+        return process.waitForExit()
     }
 }

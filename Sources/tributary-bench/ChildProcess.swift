@@ -11,21 +11,29 @@ final class ChildProcess {
     let pid: pid_t
     /// The read end of the child's standard output, or -1 once closed.
     private var output: Int32
+    /// The write end of the child's standard input when it has a pipe there, else -1.
+    private var input: Int32 = -1
     private var buffered: [UInt8] = []
     private var exited = false
 
     /// Starts `executable` (a path) with `arguments`; its standard error is
-    /// the parent's, its standard input /dev/null.
-    init(executable: String, arguments: [String]) throws {
+    /// the parent's, its standard input /dev/null, or a pipe `writeLine` writes to
+    /// with `withInput`.
+    init(executable: String, arguments: [String], withInput: Bool = false) throws {
         var fds: [Int32] = [0, 0]
         try FileIO.check(Int(pipe(&fds)), "pipe", executable)
+        var inputs: [Int32] = [-1, -1]
+        if withInput { try FileIO.check(Int(pipe(&inputs)), "pipe", executable) }
         // The parent's ends must not leak into this or any other child.
-        _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+        for fd in fds + inputs where fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if withInput {
+            posix_spawn_file_actions_adddup2(&actions, inputs[0], 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
         // dup2 clears close-on-exec on the child's copy only.
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
@@ -33,16 +41,20 @@ final class ChildProcess {
         var child: pid_t = 0
         let result = posix_spawn(&child, executable, &actions, nil, argv, environ)
         close(fds[1])
+        if withInput { close(inputs[0]) }
         guard result == 0 else {
             close(fds[0])
+            if withInput { close(inputs[1]) }
             throw FileIO.Failure(operation: "posix_spawn", path: executable, code: result)
         }
         pid = child
         output = fds[0]
+        input = inputs[1]
     }
 
     deinit {
         if output >= 0 { close(output) }
+        if input >= 0 { close(input) }
         if !exited {
             kill(pid, SIGKILL)
             _ = waitForExit()
@@ -103,6 +115,14 @@ final class ChildProcess {
     }
 
     func send(_ signal: Int32) { kill(pid, signal) }
+
+    /// Writes `line` and a newline to the child's standard input; false if it has none or closed it.
+    @discardableResult
+    func writeLine(_ line: String) -> Bool {
+        guard input >= 0 else { return false }
+        let bytes = Array((line + "\n").utf8)
+        return bytes.withUnsafeBytes { (try? FileIO.writeAll(input, $0, path: "standard input")) != nil }
+    }
 
     /// Waits for the child and returns its exit status, or 128 + signal.
     @discardableResult

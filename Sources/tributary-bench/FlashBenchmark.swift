@@ -69,12 +69,11 @@ enum FlashBenchmark {
         let fd = try FileIO.createForWriting(image)
         ftruncate(fd, 512 << 20)
         close(fd)
-        let attach = try ChildProcess(executable: try tool("losetup"), arguments: ["--find", "--show", image])
-        guard let device = attach.readRemainingOutput().first, attach.waitForExit() == 0 else { fail("losetup failed") }
-        defer { _ = try? ChildProcess.run(try tool("losetup"), ["--detach", device]) }
-        guard try ChildProcess.run(try tool("mkfs.ext4"), ["-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0", device]) == 0,
-              try ChildProcess.run(try tool("mount"), (mountOptions.map { ["-o", $0] } ?? []) + [device, mountPoint]) == 0 else { fail("mkfs.ext4 or mount failed on \(device)") }
-        defer { _ = try? ChildProcess.run(try tool("umount"), [mountPoint]) }
+        let device = try BlockDevices.attachLoop(image)
+        defer { BlockDevices.detachLoop(device) }
+        try BlockDevices.makeExt4(device)
+        try BlockDevices.mount(device, at: mountPoint, options: mountOptions)
+        defer { BlockDevices.unmount(mountPoint) }
         let name = String(device.split(separator: "/").last!)
         let daemon = try Daemon(executable: executable, directory: mountPoint + "/tributary", diskBudget: "256MiB",
                                 partitions: 1, log: test.everyBatch ? "fsync = \"every-batch\"" : "", body: """
@@ -97,12 +96,6 @@ enum FlashBenchmark {
         return Measured(bytes: (sectorsAfter - sectorsBefore) * 512, readings: storedAfter - storedBefore,
                         encodedPerReading: Double(logBytes) / Double(max(1, storedAfter)),
                         journalCommits: commitsAfter - commitsBefore)
-    }
-
-    private static func tool(_ name: String) throws -> String {
-        guard let path = ChildProcess.find(name) ?? ["/usr/sbin/" + name, "/sbin/" + name].first(where: { access($0, X_OK) == 0 })
-        else { fail("\(name) is not installed") }
-        return path
     }
 
     /// Sectors written to the device: the seventh field of /sys/block/NAME/stat.

@@ -30,10 +30,15 @@ let usage = """
              acknowledged was lost, then that everything in the log was delivered
            tributary-bench flash [--json] [--seconds N] [--mount-options OPTIONS]
              bytes written to a fresh ext4 loop device per stored reading at 10, 100 and 1000 readings/s (root)
+           tributary-bench power-cut [--json] [--appends N] [--seed S] [--hwsim PATH]
+             power cuts at the block layer: N (400) appends per fsync policy recorded with dm-log-writes in
+             ../shared/tools/hwsim.sh's VM, replayed to every flush and checked (root)
+           tributary-bench power-cut-record --fsync every-batch|interval --appends N --seed S --out DIR
+             benchmark support: the recording half of power-cut, inside the VM
            tributary-bench kafka-mock [--brokers N]
              test support: librdkafka's mock Kafka cluster on 127.0.0.1, driven by commands on standard input
-           tributary-bench crash-writer --data DIR --seed N [--content-seed M]
-             test support: appends forever with everyBatch, printing acknowledgements
+           tributary-bench crash-writer --data DIR --seed N [--content-seed M] [--fsync every-batch|interval] [--paced]
+             test support: appends forever, printing acknowledgements (--paced: waiting for a line after each)
            tributary-bench recovery-writer --data DIR --partitions P --segments K --segment-mib S
              benchmark support: fills a log, prints "ready" and waits to be killed
     """
@@ -93,11 +98,22 @@ do {
         try FlashBenchmark.run(seconds: option("--seconds", in: arguments, default: 60),
                                mountOptions: arguments.contains("--mount-options") ? option("--mount-options", in: arguments) as String : nil,
                                json: arguments.contains("--json"))
+    case "power-cut":
+        try PowerCutBenchmark.run(appends: option("--appends", in: arguments, default: 400),
+                                  seed: option("--seed", in: arguments, default: 1),
+                                  hwsim: option("--hwsim", in: arguments, default: "../shared/tools/hwsim.sh"),
+                                  json: arguments.contains("--json"))
+    case "power-cut-record":
+        try PowerCutBenchmark.record(fsync: option("--fsync", in: arguments), appends: option("--appends", in: arguments),
+                                     seed: option("--seed", in: arguments), out: option("--out", in: arguments))
     case "kafka-mock":
         try KafkaMockCluster.run(brokers: option("--brokers", in: arguments, default: 3))
     case "crash-writer":
+        let fsync: String = option("--fsync", in: arguments, default: "every-batch")
+        guard ["every-batch", "interval"].contains(fsync) else { fail("--fsync is every-batch or interval") }
         try CrashWriter.run(directory: option("--data", in: arguments), seed: option("--seed", in: arguments),
-                            contentSeed: option("--content-seed", in: arguments, default: 1))
+                            contentSeed: option("--content-seed", in: arguments, default: 1),
+                            flush: fsync == "interval" ? CrashWriter.interval : .everyBatch, paced: arguments.contains("--paced"))
     case "recovery-writer":
         try RecoveryWriter.run(directory: option("--data", in: arguments), scale: .init(
             partitions: option("--partitions", in: arguments), segmentsPerPartition: option("--segments", in: arguments),
