@@ -32,9 +32,11 @@ enum BlockDevices {
     }
 
     /// A fresh ext4 on `device` with inode tables and journal written now
-    /// (no lazy initialisation writing later) and no discard at mkfs.
-    static func makeExt4(_ device: String) throws {
-        try run("mkfs.ext4", ["-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0,nodiscard", device], "mkfs.ext4 on \(device)")
+    /// (no lazy initialisation writing later) and no discard at mkfs;
+    /// mke2fs picks the block size unless `blockSize` says.
+    static func makeExt4(_ device: String, blockSize: Int? = nil) throws {
+        try run("mkfs.ext4", ["-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0,nodiscard"]
+                    + (blockSize.map { ["-b", String($0)] } ?? []) + [device], "mkfs.ext4 on \(device)")
     }
 
     static func mount(_ device: String, at mountPoint: String, options: String? = nil) throws {

@@ -11,9 +11,11 @@ struct DaemonFixture {
     var dataDirectory: String { scratch.path("log") }
 
     /// - Parameters:
+    ///   - segmentSize: `segment_size`.
     ///   - log: more `[log]` settings, one per line.
     ///   - pipeline: `[[sources]]` and `[[sinks]]` tables instead of the simulated sensors and stdout sink.
-    init(scratch: Scratch, sensors: Int = 4, rate: Double = 50, log: String = "", pipeline: String? = nil) throws {
+    init(scratch: Scratch, sensors: Int = 4, rate: Double = 50, segmentSize: String = "1MiB", log: String = "",
+         pipeline: String? = nil) throws {
         self.scratch = scratch
         self.port = try FreePort.find()
         self.configPath = scratch.path("tributary.toml")
@@ -37,7 +39,7 @@ struct DaemonFixture {
 
             [log]
             directory = "\(scratch.path("log"))"
-            segment_size = "1MiB"
+            segment_size = "\(segmentSize)"
             fsync = "interval"
             fsync_interval = "50ms"
             disk_budget = "64MiB"
