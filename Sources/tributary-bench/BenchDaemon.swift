@@ -70,6 +70,8 @@ final class Daemon {
         return false
     }
 
+    var pid: pid_t { process.pid }
+
     /// The CPU the daemon has used so far, in clock ticks.
     func cpuTicks() -> Int64 { (try? ProcessStats.cpuTicks(process.pid)) ?? 0 }
 

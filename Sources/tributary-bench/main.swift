@@ -28,6 +28,9 @@ let usage = """
            tributary-bench endurance [--json] [--rounds N] [--seed S]
              kill -9 of `tributary run` at random moments, N times (1000), checking after each that nothing
              acknowledged was lost, then that everything in the log was delivered
+           tributary-bench soak [--json] [--duration SECONDS] [--rate N]
+             a busy day compressed: tributary run at N (20000) readings/s for SECONDS (600) with retention cycling;
+             RSS, descriptors and threads must stay flat and the disk inside its budget
            tributary-bench flash [--json] [--seconds N] [--mount-options OPTIONS]
              bytes written to a fresh ext4 loop device per stored reading at 10, 100 and 1000 readings/s (root)
            tributary-bench power-cut [--json] [--appends N] [--seed S] [--hwsim PATH]
@@ -94,6 +97,9 @@ do {
         try EnduranceBenchmark.run(rounds: option("--rounds", in: arguments, default: 1000),
                                    seed: arguments.contains("--seed") ? option("--seed", in: arguments) as UInt64 : nil,
                                    json: arguments.contains("--json"))
+    case "soak":
+        try SoakBenchmark.run(seconds: option("--duration", in: arguments, default: 600),
+                              rate: option("--rate", in: arguments, default: 20_000), json: arguments.contains("--json"))
     case "flash":
         try FlashBenchmark.run(seconds: option("--seconds", in: arguments, default: 60),
                                mountOptions: arguments.contains("--mount-options") ? option("--mount-options", in: arguments) as String : nil,
