@@ -68,7 +68,10 @@ enum PowerCutBenchmark {
         report.add("crash_points", Double(total.points), digits: 0)
         report.add("violations", Double(total.violations.count), digits: 0)
         if json { say(report.json) }
-        if !total.violations.isEmpty { exit(1) }
+        if !total.violations.isEmpty {
+            FileIO.removeTree(root)
+            exit(1)
+        }
     }
 
     struct Outcome {

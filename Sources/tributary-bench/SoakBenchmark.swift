@@ -90,8 +90,10 @@ enum SoakBenchmark {
         let megabytes = { (bytes: Double) in Format.fixed(bytes / 1e6, 2) }
         say("  \(Format.grouped(stored)) readings stored (\(Format.fixed(days * 24, 1)) hours of 10 sensors at 10 readings/s), "
             + "\(Format.grouped(forwarded)) forwarded, \(Format.grouped(deleted)) segments deleted by retention")
+        let quarters = (0..<4).map { averageRSS(Array(samples[($0 * quarter)..<($0 == 3 ? samples.count : ($0 + 1) * quarter)])) }
         say("  RSS: \(megabytes(averageRSS(settled))) MB in the second quarter, \(megabytes(averageRSS(last))) MB in the last "
-            + "(x\(Format.fixed(growth, 3)); at most x1.10)   [\(Format.verdict(growth <= 1.10))]")
+            + "(x\(Format.fixed(growth, 3)); at most x1.10; by quarter \(quarters.map(megabytes).joined(separator: " / ")) MB)"
+            + "   [\(Format.verdict(growth <= 1.10))]")
         say("  descriptors: \(settled.map(\.descriptors).min()!)-\(settled.map(\.descriptors).max()!) then "
             + "\(last.map(\.descriptors).min()!)-\(last.map(\.descriptors).max()!)   [\(Format.verdict(descriptorsFlat))]")
         say("  threads: \(settled.map(\.threads).min()!)-\(settled.map(\.threads).max()!) then "
