@@ -133,6 +133,7 @@ struct ConfigurationErrorTests {
     func machineID() throws {
         let text = Self.valid.replacingOccurrences("id = \"box-1\"\n", "")
         let directory = try TemporaryDirectory()
+        defer { directory.remove() }
         let machineID = try directory.write("machine-id", "abc123\n")
         #expect(try TributaryConfiguration.parse(text, file: "t.toml", machineIDPath: machineID).deviceID == "abc123")
         let errors = try #require(throws: ConfigurationErrors.self) {

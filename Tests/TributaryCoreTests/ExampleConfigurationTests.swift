@@ -12,7 +12,9 @@ struct ExampleConfigurationTests {
 
     @Test("the example configuration parses with the values its comments promise")
     func exampleParses() throws {
-        let machineID = try TemporaryDirectory().write("machine-id", "0123456789abcdef0123456789abcdef\n")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let machineID = try directory.write("machine-id", "0123456789abcdef0123456789abcdef\n")
         let configuration = try TributaryConfiguration.load(path: Self.examplePath, machineIDPath: machineID)
         #expect(configuration.deviceID == "0123456789abcdef0123456789abcdef")
         #expect(configuration.log.directory == "/var/lib/tributary/log")
@@ -81,7 +83,7 @@ struct ExampleConfigurationTests {
     }
 }
 
-/// A fresh directory under /tmp for one test.
+/// A fresh directory under /tmp for one test, which removes it when done.
 struct TemporaryDirectory {
     let path: String
 
@@ -95,5 +97,9 @@ struct TemporaryDirectory {
         let file = path + "/" + name
         try contents.write(toFile: file, atomically: true, encoding: .utf8)
         return file
+    }
+
+    func remove() {
+        try? FileManager.default.removeItem(atPath: path)
     }
 }

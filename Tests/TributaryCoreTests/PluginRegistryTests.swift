@@ -46,6 +46,7 @@ struct PluginRegistryTests {
     @Test("a registered kind reads its own keys and makes its sink")
     func registeredKindReadsItsKeys() throws {
         let directory = try TemporaryDirectory()
+        defer { directory.remove() }
         let secret = try directory.write("upstream.secret", "hunter2\r\n")
         let configuration = try TributaryConfiguration.parse(
             Self.file("type = \"mqtt\"\nhost = \"central\"\nqos = 2\npassword_file = \"\(secret)\""),
