@@ -21,7 +21,6 @@ enum SoakBenchmark {
     static let readingsPerDay = 100.0 * 86_400
 
     struct Sample {
-        var seconds: Double
         var residentBytes: Int64
         var descriptors: Int
         var threads: Int
@@ -60,7 +59,7 @@ enum SoakBenchmark {
                 accounted = total(metrics, "tributary_disk_used_bytes")
                 return true
             }
-            samples.append(Sample(seconds: stopwatch.elapsedSeconds, residentBytes: daemon.residentBytes(),
+            samples.append(Sample(residentBytes: daemon.residentBytes(),
                                   descriptors: (try? FileIO.list("/proc/\(daemon.pid)/fd").count) ?? 0,
                                   threads: Int(daemon.status("Threads:")), diskBytes: (try? allocatedBytes(under: root + "/log")) ?? 0,
                                   accountedBytes: accounted))
