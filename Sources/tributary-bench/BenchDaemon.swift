@@ -59,6 +59,16 @@ final class Daemon {
             """])
     }
 
+    /// The daemon's /metrics, asked again for up to `seconds` while it does not answer; nil if it never does.
+    func metrics(seconds: Double = 5) -> String? {
+        var body: String?
+        _ = waitFor(seconds: seconds) { metrics in
+            body = metrics
+            return true
+        }
+        return body
+    }
+
     /// Polls the metrics every 50 ms (more often costs the daemon measurably) until `condition` holds for them;
     /// false after `seconds`.
     func waitFor(seconds: Double, _ condition: (String) -> Bool) -> Bool {

@@ -20,6 +20,13 @@ enum BlockDevices {
         guard try ChildProcess.run(tool(name), arguments) == 0 else { fail("\(what()) failed: \(name) \(arguments.joined(separator: " "))") }
     }
 
+    /// A new sparse file of `bytes` at `path`, to attach as a disk.
+    static func createImage(_ path: String, bytes: Int) throws {
+        let fd = try FileIO.createForWriting(path)
+        defer { close(fd) }
+        try FileIO.check(Int(ftruncate(fd, off_t(bytes))), "ftruncate", path)
+    }
+
     /// Attaches `image` (a file) to a free loop device and returns the device's path.
     static func attachLoop(_ image: String) throws -> String {
         let attach = try ChildProcess(executable: tool("losetup"), arguments: ["--find", "--show", image])

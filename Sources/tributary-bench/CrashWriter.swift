@@ -23,7 +23,10 @@ import TributaryLog
 ///   With `paced`, it then waits for a line on standard input before the next
 ///   append, so the power-cut benchmark can mark the block log in between.
 enum CrashWriter {
-    static let interval = FlushPolicy.interval(maxDelayMilliseconds: 200, maxBytes: 256 << 10)
+    /// The policies `--fsync` names.
+    static let flushPolicies: [String: FlushPolicy] = [
+        "every-batch": .everyBatch, "interval": .interval(maxDelayMilliseconds: 200, maxBytes: 256 << 10),
+    ]
 
     static func configuration(directory: String, flush: FlushPolicy = .everyBatch) -> LogConfiguration {
         var configuration = LogConfiguration(directory: directory)

@@ -66,9 +66,7 @@ enum FlashBenchmark {
         let image = root + "/disk.img"
         let mountPoint = root + "/mnt"
         try FileIO.check(Int(mkdir(mountPoint, 0o755)), "mkdir", mountPoint)
-        let fd = try FileIO.createForWriting(image)
-        ftruncate(fd, 512 << 20)
-        close(fd)
+        try BlockDevices.createImage(image, bytes: 512 << 20)
         let device = try BlockDevices.attachLoop(image)
         defer { BlockDevices.detachLoop(device) }
         try BlockDevices.makeExt4(device)
@@ -111,12 +109,6 @@ enum FlashBenchmark {
 
     /// Readings the log has stored, from the daemon's metrics.
     private static func stored(_ daemon: Daemon) -> Int64 {
-        var total: Int64 = 0
-        _ = daemon.waitFor(seconds: 5) { metrics in
-            total = metrics.split(separator: "\n").filter { $0.hasPrefix("tributary_log_readings_stored_total{") }
-                .reduce(0) { $0 + (Int64(Double($1.split(separator: " ").last ?? "") ?? 0)) }
-            return true
-        }
-        return total
+        Loopback.sum(daemon.metrics() ?? "", "tributary_log_readings_stored_total{")
     }
 }

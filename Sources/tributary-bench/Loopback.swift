@@ -79,6 +79,13 @@ enum Loopback {
         return String(decoding: response[(end + 4)...], as: UTF8.self)
     }
 
+    /// The sum of the samples in `metrics` whose series starts with `prefix`
+    /// (a counter over its label sets, for a prefix ending in "{").
+    static func sum(_ metrics: String, _ prefix: String) -> Int64 {
+        metrics.split(separator: "\n").filter { $0.hasPrefix(prefix) }
+            .reduce(0) { $0 + Int64(Double($1.split(separator: " ").last ?? "") ?? 0) }
+    }
+
     /// The value of the Prometheus sample `series` (name and labels exactly as printed) in `metrics`.
     static func sample(_ metrics: String, _ series: String) -> Double? {
         for line in metrics.split(separator: "\n") where line.hasPrefix(series + " ") {

@@ -103,11 +103,8 @@ enum PowerCutBenchmark {
         let work = try FileIO.makeTemporaryDirectory(prefix: "power-cut-")
         let (dataImage, logImage, mountPoint) = (work + "/data.img", work + "/log.img", work + "/mnt")
         try FileIO.check(Int(mkdir(mountPoint, 0o755)), "mkdir", mountPoint)
-        for (path, size) in [(dataImage, diskBytes), (logImage, logDeviceBytes)] {
-            let fd = try FileIO.createForWriting(path)
-            try FileIO.check(Int(ftruncate(fd, off_t(size))), "ftruncate", path)
-            close(fd)
-        }
+        try BlockDevices.createImage(dataImage, bytes: diskBytes)
+        try BlockDevices.createImage(logImage, bytes: logDeviceBytes)
         let (data, blockLog) = (try BlockDevices.attachLoop(dataImage), try BlockDevices.attachLoop(logImage))
         let name = "tributary-power-cut"
         try BlockDevices.run("dmsetup", ["create", name, "--table", "0 \(diskBytes / 512) log-writes \(data) \(blockLog)"],
@@ -174,7 +171,7 @@ enum PowerCutBenchmark {
         let log = try WriteLog(path: directory + "/writes.log")
         let fd = try FileIO.openForReading(log.path)
         defer { close(fd) }
-        let flush = mode == "interval" ? CrashWriter.interval : FlushPolicy.everyBatch
+        let flush = CrashWriter.flushPolicies[mode]!
         // The disk as it was when recording began: zeros.
         var image = [UInt8](repeating: 0, count: diskBytes)
         var acknowledged = [Int64](repeating: 0, count: CrashWorkload.partitions)

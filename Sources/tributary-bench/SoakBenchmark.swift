@@ -54,25 +54,16 @@ enum SoakBenchmark {
         let stopwatch = Stopwatch()
         while stopwatch.elapsedSeconds < Double(seconds) {
             sleep(5)
-            var accounted: Int64 = 0
-            _ = daemon.waitFor(seconds: 5) { metrics in
-                accounted = total(metrics, "tributary_disk_used_bytes")
-                return true
-            }
+            let accounted = Loopback.sum(daemon.metrics() ?? "", "tributary_disk_used_bytes")
             samples.append(Sample(residentBytes: daemon.residentBytes(),
                                   descriptors: (try? FileIO.list("/proc/\(daemon.pid)/fd").count) ?? 0,
                                   threads: Int(daemon.status("Threads:")), diskBytes: (try? allocatedBytes(under: root + "/log")) ?? 0,
                                   accountedBytes: accounted))
         }
-        var stored: Int64 = 0
-        var deleted: Int64 = 0
-        var forwarded: Int64 = 0
-        _ = daemon.waitFor(seconds: 10) { metrics in
-            stored = total(metrics, "tributary_log_readings_stored_total{")
-            deleted = total(metrics, "tributary_log_segments_deleted_total{")
-            forwarded = total(metrics, "tributary_sink_readings_forwarded_total{")
-            return true
-        }
+        let metrics = daemon.metrics(seconds: 10) ?? ""
+        let stored = Loopback.sum(metrics, "tributary_log_readings_stored_total{")
+        let deleted = Loopback.sum(metrics, "tributary_log_segments_deleted_total{")
+        let forwarded = Loopback.sum(metrics, "tributary_sink_readings_forwarded_total{")
         daemon.stop()
         guard samples.count >= 8 else { fail("too few samples: run for at least 40 s") }
 
@@ -114,12 +105,6 @@ enum SoakBenchmark {
             report.add("disk_within_budget", maxDisk <= budgetBytes)
             say(report.json)
         }
-    }
-
-    /// The sum of a counter over its label sets.
-    private static func total(_ metrics: String, _ prefix: String) -> Int64 {
-        metrics.split(separator: "\n").filter { $0.hasPrefix(prefix) }
-            .reduce(0) { $0 + Int64(Double($1.split(separator: " ").last ?? "") ?? 0) }
     }
 
     /// Bytes of blocks allocated to the files under `directory` (st_blocks, preallocation included).

@@ -115,11 +115,12 @@ do {
     case "kafka-mock":
         try KafkaMockCluster.run(brokers: option("--brokers", in: arguments, default: 3))
     case "crash-writer":
-        let fsync: String = option("--fsync", in: arguments, default: "every-batch")
-        guard ["every-batch", "interval"].contains(fsync) else { fail("--fsync is every-batch or interval") }
+        guard let flush = CrashWriter.flushPolicies[option("--fsync", in: arguments, default: "every-batch")] else {
+            fail("--fsync is every-batch or interval")
+        }
         try CrashWriter.run(directory: option("--data", in: arguments), seed: option("--seed", in: arguments),
                             contentSeed: option("--content-seed", in: arguments, default: 1),
-                            flush: fsync == "interval" ? CrashWriter.interval : .everyBatch, paced: arguments.contains("--paced"))
+                            flush: flush, paced: arguments.contains("--paced"))
     case "recovery-writer":
         try RecoveryWriter.run(directory: option("--data", in: arguments), scale: .init(
             partitions: option("--partitions", in: arguments), segmentsPerPartition: option("--segments", in: arguments),

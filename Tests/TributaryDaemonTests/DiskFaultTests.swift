@@ -190,9 +190,7 @@ private final class SmallDisk {
     init(scratch: Scratch, megabytes: Int, at mountPoint: String? = nil, mapped: Bool = false, options: String? = nil) throws {
         let image = scratch.path("disk.img")
         sectors = megabytes << 11
-        let fd = try FileIO.createForWriting(image)
-        ftruncate(fd, off_t(megabytes << 20))
-        close(fd)
+        try BlockDevices.createImage(image, bytes: megabytes << 20)
         loop = try BlockDevices.attachLoop(image)
         if mapped {
             let name = "tributary-fault-\(getpid())"
