@@ -15,9 +15,16 @@ enum BlockDevices {
         return path
     }
 
-    /// Runs a system tool; fails the benchmark with `what` unless it exits 0.
+    /// A system tool that exited with a failure.
+    struct ToolFailure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Runs a system tool; throws, naming `what`, unless it exits 0.
     static func run(_ name: String, _ arguments: [String], _ what: @autoclosure () -> String) throws {
-        guard try ChildProcess.run(tool(name), arguments) == 0 else { fail("\(what()) failed: \(name) \(arguments.joined(separator: " "))") }
+        guard try ChildProcess.run(tool(name), arguments) == 0 else {
+            throw ToolFailure(description: "\(what()) failed: \(name) \(arguments.joined(separator: " "))")
+        }
     }
 
     /// A new sparse file of `bytes` at `path`, to attach as a disk.
